@@ -1,0 +1,54 @@
+"""Settings for the test suite: a minimal site that uses thoropass_sso."""
+
+SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+USE_TZ = True
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "djangosaml2",
+    "thoropass_sso",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "thoropass_sso.backends.EntraBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ROOT_URLCONF = "tests.urls"
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": "thoropass_sso_test_cache"},
+}
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+LOGIN_REDIRECT_URL = "/home/"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Overridden per test by the fixtures in tests/conftest.py.
+THOROPASS_SSO = {
+    "BASE_URL": "http://testserver",
+    "TENANT_ID": "00000000-0000-0000-0000-000000000000",
+    "APP_ID": "00000000-0000-0000-0000-000000000001",
+}
+SAML_CSP_HANDLER = ""  # CSP is the site's business; silence djangosaml2's notice

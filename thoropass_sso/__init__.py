@@ -1,0 +1,3 @@
+"""Sign in with Microsoft Entra ID (SAML 2.0) for Django."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,84 @@
+"""The authentication backend: verified Entra claims in, Django user out.
+
+Extends djangosaml2's ``Saml2Backend`` (so ``get_user`` and permission checks
+behave as djangosaml2 users expect) but looks users up only by
+:class:`~thoropass_sso.models.EntraIdentity` (tenant id + object id). It is
+only ever called by the ACS view, after the response has been verified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from djangosaml2.backends import Saml2Backend
+
+from .adapter import get_adapter
+from .claims import EntraClaims
+from .exceptions import SignInRejected
+from .models import EntraIdentity
+from .reasons import Reason
+from .runtime import ConnectionRuntime
+
+
+class EntraBackend(Saml2Backend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        entra_claims: EntraClaims | None = None,
+        connection: ConnectionRuntime | None = None,
+        **kwargs: Any,
+    ) -> AbstractBaseUser | None:
+        if entra_claims is None or connection is None:
+            # Not an Entra sign-in (for example a password login): not ours.
+            return None
+        user, created = self.get_or_create_entra_user(request, entra_claims, connection)
+        user._thoropass_sso_created = created  # read by the ACS view for signals
+        return user
+
+    def get_or_create_entra_user(
+        self, request: HttpRequest | None, claims: EntraClaims, connection: ConnectionRuntime
+    ) -> tuple[AbstractBaseUser, bool]:
+        adapter = get_adapter()
+        adapter.check_sign_in_allowed(request, claims)
+        try:
+            with transaction.atomic():
+                return self._sign_in(request, claims, connection, adapter)
+        except IntegrityError:
+            # Two first sign-ins of the same identity raced; the other one won.
+            with transaction.atomic():
+                return self._sign_in(request, claims, connection, adapter)
+
+    def _sign_in(self, request, claims, connection, adapter) -> tuple[AbstractBaseUser, bool]:
+        identity = (
+            EntraIdentity.objects.select_for_update()
+            .select_related("user")
+            .filter(tenant_id=claims.tenant_id, object_id=claims.object_id)
+            .first()
+        )
+        created = identity is None
+        if identity is None:
+            if not adapter.may_create_user(request, claims):
+                raise SignInRejected(Reason.UNKNOWN_USER, "no account and CREATE_USERS is off")
+            user = adapter.new_user(request, claims)
+            adapter.populate_user(request, user, claims)
+            user.save()
+            identity = EntraIdentity(
+                user=user,
+                connection_id=connection.connection_id,
+                tenant_id=claims.tenant_id,
+                object_id=claims.object_id,
+            )
+        else:
+            user = identity.user
+            if not self.user_can_authenticate(user):
+                raise SignInRejected(Reason.INACTIVE_USER, "the Django user is inactive")
+            if adapter.populate_user(request, user, claims):
+                user.save()
+        identity.upn = claims.upn[:255]
+        identity.last_sign_in = timezone.now()
+        identity.save()
+        return user, created

@@ -1,0 +1,117 @@
+"""Entra's claim URIs and the typed claims object handed to policy code and signals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+CLAIM_TENANT_ID = "http://schemas.microsoft.com/identity/claims/tenantid"
+CLAIM_OBJECT_ID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+CLAIM_DISPLAY_NAME = "http://schemas.microsoft.com/identity/claims/displayname"
+CLAIM_IDENTITY_PROVIDER = "http://schemas.microsoft.com/identity/claims/identityprovider"
+CLAIM_AUTH_METHODS = "http://schemas.microsoft.com/claims/authnmethodsreferences"
+CLAIM_GIVEN_NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
+CLAIM_SURNAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
+CLAIM_EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+CLAIM_NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
+CLAIM_GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
+CLAIM_ROLES = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+CLAIM_WIDS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/wids"
+CLAIM_GROUPS_OVERAGE = "http://schemas.microsoft.com/claims/groups.link"
+
+# pysaml2's attribute maps (adfs_v1x/adfs_v20) rename some of Entra's URIs to
+# friendly names. Claims parsed by pysaml2 (djangosaml2's session_info["ava"])
+# therefore arrive under either name; accept both so either parser works.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    CLAIM_EMAIL: ("emailAddress", "emailaddress", "email", "mail"),
+    CLAIM_GIVEN_NAME: ("givenName", "givenname"),
+    CLAIM_SURNAME: ("sn", "surname"),
+    CLAIM_NAME: ("name", "upn"),
+    CLAIM_GROUPS: ("groups",),
+    CLAIM_ROLES: ("role", "roles"),
+}
+
+Attributes = Mapping[str, tuple[str, ...]]
+
+
+def _values(attributes: Attributes, uri: str) -> tuple[str, ...]:
+    for key in (uri, *_ALIASES.get(uri, ())):
+        values = attributes.get(key)
+        if values:
+            return tuple(values)
+    return ()
+
+
+def _first(attributes: Attributes, uri: str) -> str:
+    values = _values(attributes, uri)
+    return values[0].strip() if values else ""
+
+
+@dataclass(frozen=True)
+class EntraClaims:
+    """What Entra said about the user in one verified assertion.
+
+    ``email`` is not verified by Entra: never use it as a key or for
+    authorization. ``tenant_id`` + ``object_id`` identify the user.
+    """
+
+    tenant_id: str
+    object_id: str
+    name_id: str
+    name_id_format: str = ""
+    upn: str = ""
+    email: str = ""
+    given_name: str = ""
+    surname: str = ""
+    display_name: str = ""
+    identity_provider: str = ""
+    auth_methods: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    directory_roles: tuple[str, ...] = ()
+    groups_overage: bool = False
+    session_index: str = ""
+    attributes: Attributes = field(default_factory=lambda: MappingProxyType({}), repr=False)
+
+    def __repr__(self) -> str:  # pragma: no cover - keeps claims out of tracebacks
+        return f"EntraClaims(tenant_id={self.tenant_id!r}, object_id={self.object_id!r})"
+
+    @property
+    def issuer(self) -> str:
+        return f"https://sts.windows.net/{self.tenant_id}/"
+
+    @property
+    def is_guest(self) -> bool:
+        """True for B2B guests: their identity provider is not this tenant's issuer."""
+        return bool(self.identity_provider) and self.identity_provider != self.issuer
+
+    @classmethod
+    def from_attributes(
+        cls,
+        attributes: Mapping[str, list[str] | tuple[str, ...]],
+        *,
+        name_id: str,
+        name_id_format: str = "",
+        session_index: str = "",
+    ) -> EntraClaims:
+        attrs: Attributes = MappingProxyType({k: tuple(v) for k, v in attributes.items()})
+        return cls(
+            tenant_id=_first(attrs, CLAIM_TENANT_ID).lower(),
+            object_id=_first(attrs, CLAIM_OBJECT_ID).lower(),
+            name_id=name_id,
+            name_id_format=name_id_format,
+            upn=_first(attrs, CLAIM_NAME) or name_id,
+            email=_first(attrs, CLAIM_EMAIL),
+            given_name=_first(attrs, CLAIM_GIVEN_NAME),
+            surname=_first(attrs, CLAIM_SURNAME),
+            display_name=_first(attrs, CLAIM_DISPLAY_NAME),
+            identity_provider=_first(attrs, CLAIM_IDENTITY_PROVIDER),
+            auth_methods=_values(attrs, CLAIM_AUTH_METHODS),
+            groups=_values(attrs, CLAIM_GROUPS),
+            roles=_values(attrs, CLAIM_ROLES),
+            directory_roles=_values(attrs, CLAIM_WIDS),
+            groups_overage=bool(_values(attrs, CLAIM_GROUPS_OVERAGE)),
+            session_index=session_index,
+            attributes=attrs,
+        )

@@ -1,0 +1,200 @@
+"""The ``THOROPASS_SSO`` setting, read lazily into one typed, frozen object.
+
+Nothing here runs at import time: :func:`get_settings` reads Django's settings
+on first use, caches the result, and forgets it when Django reports a settings
+change (``override_settings`` in tests), so every caller sees one consistent
+view.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from .exceptions import ConfigurationError
+
+SETTING_NAME = "THOROPASS_SSO"
+
+ENTRA_METADATA_URL = (
+    "https://login.microsoftonline.com/{tenant_id}/federationmetadata/2007-06/"
+    "federationmetadata.xml?appid={app_id}"
+)
+ENTRA_ISSUER = "https://sts.windows.net/{tenant_id}/"
+
+# A tenant id is a GUID; Entra also accepts verified domain names in URLs but
+# the issuer in every response uses the GUID, so that is what we compare.
+TENANT_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_TENANT_IN_METADATA_URL_RE = re.compile(
+    r"/(?P<tenant>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})/federationmetadata/",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SSOSettings:
+    """Every option of ``THOROPASS_SSO``, with Entra-correct defaults.
+
+    Required: ``BASE_URL`` and either ``METADATA_URL`` or ``TENANT_ID`` + ``APP_ID``.
+    See docs/settings.md for each option.
+    """
+
+    BASE_URL: str = ""
+    TENANT_ID: str = ""
+    APP_ID: str = ""
+    METADATA_URL: str = ""
+    SP_ENTITY_ID: str = ""
+    CONNECTION: str = "default"
+
+    CREATE_USERS: bool = True
+    ALLOW_GUESTS: bool = True
+    ALLOW_IDP_INITIATED: bool = True
+    IDP_INITIATED_MAX_AGE: int = 300
+    CLOCK_SKEW: int = 180
+    MAX_RESPONSE_AGE: int = 600
+    ALLOW_SHA1: bool = False
+    MAX_RESPONSE_BYTES: int = 256 * 1024
+    REPLAY_CACHE: str = "default"
+    REQUEST_TIMEOUT: int = 600
+    LOGIN_REDIRECT_URL: str = ""
+    LOGOUT_REDIRECT_URL: str = ""
+    ADAPTER: str = "thoropass_sso.adapter.EntraAdapter"
+    NAME_ID_FORMAT: str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+
+    METADATA_TIMEOUT: float = 10.0
+    METADATA_MAX_BYTES: int = 2 * 1024 * 1024
+    METADATA_RELOAD_INTERVAL: int = 30
+
+    # ---- derived values -------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self.BASE_URL.rstrip("/")
+
+    @property
+    def acs_url(self) -> str:
+        return f"{self.base_url}/saml2/acs/"
+
+    @property
+    def sp_metadata_url(self) -> str:
+        return f"{self.base_url}/saml2/metadata/"
+
+    @property
+    def login_url(self) -> str:
+        return f"{self.base_url}/saml2/login/"
+
+    @property
+    def logout_url(self) -> str:
+        return f"{self.base_url}/saml2/logout/"
+
+    @property
+    def sp_entity_id(self) -> str:
+        return self.SP_ENTITY_ID or self.sp_metadata_url
+
+    @property
+    def metadata_url(self) -> str:
+        if self.METADATA_URL:
+            return self.METADATA_URL
+        return ENTRA_METADATA_URL.format(tenant_id=self.TENANT_ID, app_id=self.APP_ID)
+
+    @property
+    def tenant_id(self) -> str:
+        """The configured tenant, or the one named in the metadata URL; may be ''."""
+        if self.TENANT_ID:
+            return self.TENANT_ID.lower()
+        match = _TENANT_IN_METADATA_URL_RE.search(urlsplit(self.METADATA_URL).path + "/")
+        return match.group("tenant").lower() if match else ""
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SSOSettings:
+        known = {f.name for f in fields(cls) if f.name.isupper()}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"{SETTING_NAME} has unknown key(s): {', '.join(unknown)}. "
+                f"Known keys: {', '.join(sorted(known))}."
+            )
+        defaults = cls()
+        for name, value in raw.items():
+            expected = type(getattr(defaults, name))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigurationError(
+                    f"{SETTING_NAME}['{name}'] must be a {expected.__name__}, "
+                    f"not {type(value).__name__}."
+                )
+        obj = cls(**raw)
+        obj._validate()
+        return obj
+
+    def _validate(self) -> None:
+        if not self.BASE_URL:
+            raise ConfigurationError(
+                f"{SETTING_NAME}['BASE_URL'] is required: the site's public URL, "
+                "for example 'https://app.example.com'."
+            )
+        parts = urlsplit(self.BASE_URL)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ConfigurationError(
+                f"{SETTING_NAME}['BASE_URL'] must be an absolute http(s) URL without a query, "
+                f"got {self.BASE_URL!r}."
+            )
+        if not self.METADATA_URL and not (self.TENANT_ID and self.APP_ID):
+            missing = "TENANT_ID" if not self.TENANT_ID else "APP_ID"
+            raise ConfigurationError(
+                f"{SETTING_NAME}['{missing}'] is required (or set "
+                f"{SETTING_NAME}['METADATA_URL'] to the App Federation Metadata URL)."
+            )
+        if self.TENANT_ID and not TENANT_ID_RE.match(self.TENANT_ID):
+            raise ConfigurationError(
+                f"{SETTING_NAME}['TENANT_ID'] must be the tenant's GUID "
+                "(Entra admin center > Overview > Tenant ID)."
+            )
+        if self.METADATA_URL and urlsplit(self.METADATA_URL).scheme not in ("https", "http", "file"):
+            raise ConfigurationError(
+                f"{SETTING_NAME}['METADATA_URL'] must be an https:// URL "
+                "(http:// and file:// are accepted for local testing)."
+            )
+        for name in ("CLOCK_SKEW", "IDP_INITIATED_MAX_AGE", "MAX_RESPONSE_AGE",
+                     "MAX_RESPONSE_BYTES", "REQUEST_TIMEOUT", "METADATA_MAX_BYTES"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{SETTING_NAME}['{name}'] must be positive.")
+        for name in ("LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL"):
+            value = getattr(self, name)
+            if value and not value.startswith("/"):
+                raise ConfigurationError(
+                    f"{SETTING_NAME}['{name}'] must be a path on this site, such as '/'."
+                )
+
+
+@cache
+def get_settings() -> SSOSettings:
+    """The site's ``THOROPASS_SSO`` settings; raises ConfigurationError naming a bad key."""
+    raw = getattr(django_settings, SETTING_NAME, None)
+    if raw is None:
+        raise ConfigurationError(
+            f"settings.{SETTING_NAME} is missing: add a dict with at least BASE_URL and "
+            "METADATA_URL (or TENANT_ID and APP_ID)."
+        )
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"settings.{SETTING_NAME} must be a dict.")
+    return SSOSettings.from_dict(raw)
+
+
+@receiver(setting_changed)
+def _forget_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in (SETTING_NAME, "CACHES", "AUTHENTICATION_BACKENDS"):
+        get_settings.cache_clear()
+        from .runtime import forget_runtime
+
+        forget_runtime()

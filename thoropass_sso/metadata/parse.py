@@ -1,0 +1,157 @@
+"""Validating Entra federation metadata and extracting what sign-in needs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ..conf import ENTRA_ISSUER, TENANT_ID_RE
+from ..exceptions import MetadataInvalid
+from ..saml.xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
+
+BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+_ISSUER_PREFIX = "https://sts.windows.net/"
+
+
+@dataclass(frozen=True)
+class SigningCertificate:
+    """One IdP signing certificate listed in the metadata."""
+
+    der: bytes
+    sha256_fingerprint: str
+    not_before: datetime
+    not_after: datetime
+    subject: str
+
+    @property
+    def pem(self) -> bytes:
+        cert = x509.load_der_x509_certificate(self.der)
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.not_after <= (now or datetime.now(UTC))
+
+    @property
+    def short_fingerprint(self) -> str:
+        return self.sha256_fingerprint[:23]
+
+
+@dataclass(frozen=True)
+class IdpMetadata:
+    """The parts of an Entra metadata document that sign-in uses."""
+
+    entity_id: str
+    tenant_id: str
+    sso_url: str
+    slo_url: str
+    signing_certificates: tuple[SigningCertificate, ...]
+    sha256: str
+
+    @property
+    def fingerprints(self) -> frozenset[str]:
+        return frozenset(c.sha256_fingerprint for c in self.signing_certificates)
+
+
+def normalize_document(data: bytes) -> bytes:
+    """The document without a leading byte-order mark or blank space (older Entra sent a BOM)."""
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")
+
+
+def _fingerprint(der: bytes) -> str:
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def _load_certificate(b64_text: str) -> SigningCertificate:
+    try:
+        der = base64.b64decode("".join(b64_text.split()), validate=True)
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise MetadataInvalid(f"a signing certificate could not be read ({exc})") from None
+    return SigningCertificate(
+        der=der,
+        sha256_fingerprint=_fingerprint(der),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        subject=cert.subject.rfc4514_string(),
+    )
+
+
+def parse_metadata(data: bytes, *, expected_tenant_id: str = "") -> IdpMetadata:
+    """Parse and validate Entra federation metadata.
+
+    Raises MetadataInvalid with a message an operator can act on. Trusts every
+    signing certificate listed (Entra lists inactive ones ahead of rollover).
+    """
+    stripped = normalize_document(data)
+    if not stripped.startswith(b"<"):
+        raise MetadataInvalid("the document is not XML")
+    try:
+        root = parse_untrusted(stripped)
+    except UnsafeXML as exc:
+        raise MetadataInvalid(f"the document uses forbidden XML ({exc})") from None
+    except MalformedXML as exc:
+        raise MetadataInvalid(f"the document is not well-formed XML ({exc})") from None
+    if root.tag != f"{{{NS['md']}}}EntityDescriptor":
+        raise MetadataInvalid(
+            f"the document is not SAML metadata (root element {etree_name(root.tag)})"
+        )
+    entity_id = root.get("entityID", "")
+    tenant_id = entity_id.removeprefix(_ISSUER_PREFIX).rstrip("/")
+    if (
+        not entity_id.startswith(_ISSUER_PREFIX)
+        or not TENANT_ID_RE.match(tenant_id)
+        or entity_id != ENTRA_ISSUER.format(tenant_id=tenant_id)
+    ):
+        raise MetadataInvalid(
+            f"the entity id {entity_id!r} is not an Entra tenant issuer "
+            "(https://sts.windows.net/<tenant-id>/)"
+        )
+    tenant_id = tenant_id.lower()
+    if expected_tenant_id and tenant_id != expected_tenant_id.lower():
+        raise MetadataInvalid(
+            f"the metadata is for tenant {tenant_id}, but THOROPASS_SSO names tenant "
+            f"{expected_tenant_id}"
+        )
+    idp = root.find("md:IDPSSODescriptor", NS)
+    if idp is None:
+        raise MetadataInvalid("the document has no IDPSSODescriptor")
+
+    certificates: dict[str, SigningCertificate] = {}
+    for key in idp.findall("md:KeyDescriptor", NS):
+        if key.get("use", "signing") != "signing":
+            continue
+        for node in key.iterfind(".//ds:X509Certificate", NS):
+            cert = _load_certificate(text_of(node))
+            certificates.setdefault(cert.sha256_fingerprint, cert)
+    if not certificates:
+        raise MetadataInvalid("the IDPSSODescriptor lists no signing certificate")
+    if all(c.is_expired() for c in certificates.values()):
+        raise MetadataInvalid("every signing certificate in the metadata has expired")
+
+    sso = {s.get("Binding"): s.get("Location", "") for s in idp.findall("md:SingleSignOnService", NS)}
+    sso_url = sso.get(BINDING_REDIRECT) or ""
+    if not sso_url:
+        raise MetadataInvalid("the IDPSSODescriptor has no HTTP-Redirect SingleSignOnService")
+    slo = {s.get("Binding"): s.get("Location", "") for s in idp.findall("md:SingleLogoutService", NS)}
+
+    return IdpMetadata(
+        entity_id=entity_id,
+        tenant_id=tenant_id,
+        sso_url=sso_url,
+        slo_url=slo.get(BINDING_REDIRECT, ""),
+        signing_certificates=tuple(
+            sorted(certificates.values(), key=lambda c: c.not_after, reverse=True)
+        ),
+        sha256=hashlib.sha256(stripped).hexdigest(),
+    )
+
+
+def etree_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]

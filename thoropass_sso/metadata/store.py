@@ -1,0 +1,58 @@
+"""Storing the last good metadata of a connection, atomically, in the database.
+
+The database is what every worker on every host already shares, so a refresh
+on one host reaches all of them (see :mod:`thoropass_sso.runtime`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Connection
+from .parse import IdpMetadata, SigningCertificate, normalize_document, parse_metadata
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    """What a refresh did to the stored copy."""
+
+    changed: bool
+    first: bool
+    added: tuple[SigningCertificate, ...]
+    removed: tuple[SigningCertificate, ...]
+    metadata: IdpMetadata
+
+
+def store_metadata(connection_name: str, url: str, data: bytes, metadata: IdpMetadata) -> StoreOutcome:
+    """Replace the stored document of ``connection_name`` with ``data`` (already validated)."""
+    now = timezone.now()
+    with transaction.atomic():
+        connection, _ = Connection.objects.select_for_update().get_or_create(name=connection_name)
+        previous = (
+            parse_metadata(connection.metadata_xml.encode())
+            if connection.metadata_xml
+            else None
+        )
+        first = previous is None
+        changed = first or previous.sha256 != metadata.sha256
+        old = {c.sha256_fingerprint: c for c in previous.signing_certificates} if previous else {}
+        new = {c.sha256_fingerprint: c for c in metadata.signing_certificates}
+        connection.metadata_url = url
+        connection.metadata_checked_at = now
+        if changed:
+            connection.metadata_xml = normalize_document(data).decode("utf-8")
+            connection.metadata_sha256 = metadata.sha256
+            connection.tenant_id = metadata.tenant_id
+            connection.idp_entity_id = metadata.entity_id
+            connection.metadata_changed_at = now
+        connection.save()
+    return StoreOutcome(
+        changed=changed,
+        first=first,
+        added=tuple(c for f, c in new.items() if f not in old),
+        removed=tuple(c for f, c in old.items() if f not in new),
+        metadata=metadata,
+    )

@@ -1,0 +1,68 @@
+"""The AuthnRequests this browser has started, kept in a signed cookie.
+
+Binding a response to the browser that asked for it needs state that
+survives the cross-site POST back from Entra. A signed cookie (SameSite=None
+and Secure on https and on localhost, where browsers accept Secure over
+http) works with any session and cache setup and across workers; one-time use
+of each request id is enforced separately in the shared cache.
+"""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+from urllib.parse import urlsplit
+
+from .conf import SSOSettings, get_settings
+
+COOKIE_NAME = "thoropass_sso_pending"
+_SALT = "thoropass_sso.pending"
+_MAX_PENDING = 5
+
+
+def _cookie_options(conf: SSOSettings) -> dict:
+    host = urlsplit(conf.base_url).hostname or ""
+    secure = conf.secure_cookies or host in ("localhost", "127.0.0.1", "::1")
+    return {
+        "httponly": True,
+        "secure": secure,
+        "samesite": "None" if secure else "Lax",
+        "path": "/",
+    }
+
+
+def read_pending(request: HttpRequest) -> dict[str, str]:
+    """Request id -> next path, for requests started within REQUEST_TIMEOUT."""
+    raw = request.COOKIES.get(COOKIE_NAME)
+    if not raw:
+        return {}
+    try:
+        value = signing.loads(raw, salt=_SALT, max_age=get_settings().REQUEST_TIMEOUT)
+    except signing.BadSignature:
+        return {}
+    if not isinstance(value, list):
+        return {}
+    return {str(item[0]): str(item[1]) for item in value if isinstance(item, list) and len(item) == 2}
+
+
+def _write(response: HttpResponse, pending: dict[str, str]) -> None:
+    conf = get_settings()
+    options = _cookie_options(conf)
+    if not pending:
+        response.delete_cookie(COOKIE_NAME, path=options["path"], samesite=options["samesite"])
+        return
+    items = [[k, v] for k, v in pending.items()][-_MAX_PENDING:]
+    response.set_cookie(COOKIE_NAME, signing.dumps(items, salt=_SALT, compress=True),
+                        max_age=conf.REQUEST_TIMEOUT, **options)
+
+
+def remember_request(request: HttpRequest, response: HttpResponse, request_id: str, next_path: str) -> None:
+    pending = read_pending(request)
+    pending[request_id] = next_path
+    _write(response, pending)
+
+
+def forget_request(request: HttpRequest, response: HttpResponse, request_id: str) -> None:
+    pending = read_pending(request)
+    if pending.pop(request_id, None) is not None or request.COOKIES.get(COOKIE_NAME):
+        _write(response, pending)

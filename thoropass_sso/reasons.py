@@ -1,0 +1,80 @@
+"""Reason codes for refused sign-ins.
+
+Each code is stable: it appears in log lines, in the ``sign_in_rejected``
+signal and in monitoring, so never rename one; retire it instead.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from django.utils.translation import gettext_lazy as _
+
+_BAD_RESPONSE = _(
+    "The sign-in response from Microsoft could not be accepted. "
+    "Please start signing in again from this site."
+)
+_NOT_ALLOWED = _("Your account is not allowed to sign in to this site.")
+_TRY_AGAIN = _("Your sign-in took too long or was already used. Please sign in again.")
+_NOT_CONFIGURED = _(
+    "Sign-in with Microsoft is not ready on this site yet. Please contact the site's administrator."
+)
+
+
+class Reason(Enum):
+    """Why a SAML message was refused: code, HTTP status and what the user is told."""
+
+    def __init__(self, code: str, status: int, user_message: str) -> None:
+        self.code = code
+        self.status = status
+        self.user_message = user_message
+
+    # The request itself
+    MISSING_RESPONSE = ("missing_response", 400, _BAD_RESPONSE)
+    RESPONSE_TOO_LARGE = ("response_too_large", 413, _BAD_RESPONSE)
+    MALFORMED = ("malformed", 400, _BAD_RESPONSE)
+    FORBIDDEN_XML = ("forbidden_xml", 400, _BAD_RESPONSE)
+    NOT_A_RESPONSE = ("not_a_response", 400, _BAD_RESPONSE)
+    WRONG_VERSION = ("wrong_version", 400, _BAD_RESPONSE)
+    DUPLICATE_ID = ("duplicate_id", 400, _BAD_RESPONSE)
+    # Status from the identity provider
+    IDP_ERROR_STATUS = ("idp_error_status", 403, _("Microsoft did not sign you in. Please try again."))
+    # Structure and signatures
+    ASSERTION_COUNT = ("assertion_count", 400, _BAD_RESPONSE)
+    ENCRYPTED_ASSERTION = ("encrypted_assertion_unsupported", 400, _BAD_RESPONSE)
+    UNSIGNED = ("unsigned", 403, _BAD_RESPONSE)
+    SIGNATURE_INVALID = ("signature_invalid", 403, _BAD_RESPONSE)
+    SIGNATURE_REFERENCE = ("signature_reference", 403, _BAD_RESPONSE)
+    WEAK_ALGORITHM = ("weak_algorithm", 403, _BAD_RESPONSE)
+    # Addressing
+    WRONG_DESTINATION = ("wrong_destination", 403, _BAD_RESPONSE)
+    WRONG_ISSUER = ("wrong_issuer", 403, _BAD_RESPONSE)
+    WRONG_AUDIENCE = ("wrong_audience", 403, _BAD_RESPONSE)
+    WRONG_RECIPIENT = ("wrong_recipient", 403, _BAD_RESPONSE)
+    NO_BEARER_CONFIRMATION = ("no_bearer_confirmation", 403, _BAD_RESPONSE)
+    # Time
+    NOT_YET_VALID = ("not_yet_valid", 403, _TRY_AGAIN)
+    EXPIRED = ("expired", 403, _TRY_AGAIN)
+    STALE = ("stale", 403, _TRY_AGAIN)
+    # Replay and correlation
+    REPLAY = ("replay", 403, _TRY_AGAIN)
+    UNKNOWN_REQUEST = ("unknown_request", 403, _TRY_AGAIN)
+    UNSOLICITED_DISABLED = ("unsolicited_disabled", 403, _BAD_RESPONSE)
+    # Subject and claims
+    MISSING_NAME_ID = ("missing_name_id", 403, _BAD_RESPONSE)
+    MISSING_CLAIM = ("missing_claim", 403, _BAD_RESPONSE)
+    WRONG_TENANT = ("wrong_tenant", 403, _NOT_ALLOWED)
+    # Site policy
+    GUEST_NOT_ALLOWED = ("guest_not_allowed", 403, _NOT_ALLOWED)
+    NOT_ALLOWED = ("not_allowed", 403, _NOT_ALLOWED)
+    UNKNOWN_USER = ("unknown_user", 403, _NOT_ALLOWED)
+    INACTIVE_USER = ("inactive_user", 403, _NOT_ALLOWED)
+    # This site's own state
+    METADATA_NOT_STORED = ("metadata_not_stored", 503, _NOT_CONFIGURED)
+
+    @classmethod
+    def by_code(cls, code: str) -> Reason:
+        for reason in cls:
+            if reason.code == code:
+                return reason
+        raise KeyError(code)

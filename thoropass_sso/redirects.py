@@ -1,0 +1,43 @@
+"""Where the browser may be sent after sign-in: same-site relative paths only."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.shortcuts import resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from .conf import get_settings
+
+_MAX_LENGTH = 2048
+
+
+def safe_relative_path(value: str | None) -> str | None:
+    """``value`` if it is a path on this site (``/x?y``), else None.
+
+    Refuses scheme-relative (``//evil``), backslash (``/\\evil``), absolute,
+    ``javascript:``, control characters, and percent-encoded forms of those.
+    """
+    if not value or len(value) > _MAX_LENGTH or not value.startswith("/"):
+        return None
+    for candidate in (value, unquote(value), unquote(unquote(value))):
+        if candidate.startswith(("//", "/\\")) or "\\" in candidate:
+            return None
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in candidate):
+            return None
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return None
+    if not url_has_allowed_host_and_scheme(value, allowed_hosts=None):
+        return None
+    return value
+
+
+def default_login_redirect() -> str:
+    return get_settings().LOGIN_REDIRECT_URL or resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def default_logout_redirect() -> str:
+    conf = get_settings()
+    return conf.LOGOUT_REDIRECT_URL or resolve_url(settings.LOGOUT_REDIRECT_URL or "/")

@@ -1,0 +1,51 @@
+"""Turning a refused sign-in into a page, a log line and a signal.
+
+The user sees a plain page with a short reference id. The log line carries
+the reason code, the reference and a detail that never contains claims,
+assertions or tokens, so support can match a user's screenshot to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from .claims import EntraClaims
+from .exceptions import SignInRejected
+from .reasons import Reason
+from .signals import sign_in_rejected
+
+logger = logging.getLogger("thoropass_sso")
+
+ERROR_TEMPLATE = "thoropass_sso/error.html"
+
+
+def new_reference() -> str:
+    return secrets.token_hex(4).upper()
+
+
+def rejection_response(
+    request: HttpRequest,
+    rejection: SignInRejected,
+    *,
+    claims: EntraClaims | None = None,
+) -> HttpResponse:
+    reason: Reason = rejection.reason
+    reference = new_reference()
+    log = logger.error if reason.status >= 500 else logger.warning
+    log(
+        "sign-in rejected reason=%s reference=%s status=%s detail=%s",
+        reason.code, reference, reason.status, rejection.detail or "-",
+    )
+    sign_in_rejected.send(
+        sender=SignInRejected, request=request, reason=reason, reference=reference, claims=claims
+    )
+    return render(
+        request,
+        ERROR_TEMPLATE,
+        {"reason_code": reason.code, "message": reason.user_message, "reference": reference},
+        status=reason.status,
+    )

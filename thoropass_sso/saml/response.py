@@ -1,0 +1,266 @@
+"""Strict verification of an Entra SAML Response posted to the ACS.
+
+This is the security core. It accepts exactly what Entra sends (assertion
+signed, response signed, or both) and refuses everything that stock
+pysaml2 lets through: it reads only the element whose signature it verified,
+requires every audience restriction, recipient and destination to name this
+site, and checks time with the configured skew. Replay and request
+correlation are enforced by the caller (they need shared state).
+
+It never logs: failures are raised as :class:`SignInRejected` with a reason
+code and a detail that names no claim value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import xmlsec
+from lxml import etree
+
+from ..claims import EntraClaims
+from ..exceptions import SignInRejected
+from ..reasons import Reason
+from .signature import SignatureProblem, check_signature_shape, verify_signature
+from .timestamps import parse_instant
+from .xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
+
+SAMLP = NS["samlp"]
+SAML = NS["saml"]
+STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What a response must say to be ours; fixed per connection and settings."""
+
+    issuer: str
+    tenant_id: str
+    audience: str
+    acs_url: str
+    keys: Sequence[xmlsec.Key]
+    clock_skew: timedelta
+    max_age: timedelta
+    allow_sha1: bool
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class VerifiedAssertion:
+    """The facts of one verified assertion that the sign-in flow acts on."""
+
+    assertion_id: str
+    in_response_to: str
+    issue_instant: datetime
+    not_on_or_after: datetime
+    claims: EntraClaims
+
+    @property
+    def is_unsolicited(self) -> bool:
+        return not self.in_response_to
+
+
+def _reject(reason: Reason, detail: str) -> SignInRejected:
+    return SignInRejected(reason, detail)
+
+
+def decode_post_binding(value: str, max_bytes: int) -> bytes:
+    """Base64-decode a SAMLResponse, refusing oversize or deflated input before decoding."""
+    if len(value) > max_bytes * 4 // 3 + 4:
+        raise _reject(Reason.RESPONSE_TOO_LARGE, f"{len(value)} characters")
+    try:
+        data = base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise _reject(Reason.MALFORMED, "not base64") from None
+    if len(data) > max_bytes:
+        raise _reject(Reason.RESPONSE_TOO_LARGE, f"{len(data)} bytes")
+    if not data.lstrip().startswith(b"<"):
+        # HTTP-POST messages are never deflated; we never inflate anything.
+        raise _reject(Reason.MALFORMED, "not XML")
+    return data
+
+
+def _instant(element: etree._Element, attribute: str, *, required: bool) -> datetime | None:
+    value = element.get(attribute)
+    if value is None:
+        if required:
+            raise _reject(Reason.MALFORMED, f"{etree.QName(element).localname}@{attribute} missing")
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise _reject(Reason.MALFORMED, f"{etree.QName(element).localname}@{attribute} invalid") from None
+
+
+class ResponseVerifier:
+    """Verifies SAMLResponse values against one connection's expectations."""
+
+    def __init__(self, expectations: Expectations) -> None:
+        self.expect = expectations
+
+    def verify(self, saml_response: str, *, now: datetime) -> VerifiedAssertion:
+        data = decode_post_binding(saml_response, self.expect.max_bytes)
+        try:
+            root = parse_untrusted(data)
+        except UnsafeXML as exc:
+            raise _reject(Reason.FORBIDDEN_XML, str(exc)) from None
+        except MalformedXML:
+            raise _reject(Reason.MALFORMED, "not well-formed XML") from None
+        self._check_structure(root)
+        assertion = self._verified_assertion(root)
+        return self._check_assertion(root, assertion, now)
+
+    # -- structure ---------------------------------------------------------
+    def _check_structure(self, root: etree._Element) -> None:
+        if root.tag != f"{{{SAMLP}}}Response":
+            raise _reject(Reason.NOT_A_RESPONSE, "root is not samlp:Response")
+        if root.get("Version") != "2.0":
+            raise _reject(Reason.WRONG_VERSION, "Version is not 2.0")
+        ids = [element.get("ID") for element in root.iter() if element.get("ID") is not None]
+        if len(ids) != len(set(ids)):
+            raise _reject(Reason.DUPLICATE_ID, "an ID value appears twice")
+        destination = root.get("Destination")
+        if destination is not None and destination != self.expect.acs_url:
+            raise _reject(Reason.WRONG_DESTINATION, "Destination is not this site's ACS URL")
+        status = root.find("samlp:Status/samlp:StatusCode", NS)
+        status_value = status.get("Value") if status is not None else None
+        if status_value != STATUS_SUCCESS:
+            raise _reject(Reason.IDP_ERROR_STATUS, f"status {status_value}")
+        if root.find(".//saml:EncryptedAssertion", NS) is not None:
+            raise _reject(Reason.ENCRYPTED_ASSERTION, "EncryptedAssertion")
+        assertions = root.findall(".//saml:Assertion", NS)
+        direct = root.findall("saml:Assertion", NS)
+        if len(assertions) != 1 or len(direct) != 1:
+            raise _reject(Reason.ASSERTION_COUNT, f"{len(assertions)} assertions")
+        issuer = root.find("saml:Issuer", NS)
+        if issuer is not None and text_of(issuer) != self.expect.issuer:
+            raise _reject(Reason.WRONG_ISSUER, "Response Issuer is not the tenant's")
+
+    def _verified_assertion(self, root: etree._Element) -> etree._Element:
+        """Verify every signature present; return the assertion they cover."""
+        assertion = root.find("saml:Assertion", NS)
+        signatures = root.findall(f".//{{{NS['ds']}}}Signature")
+        allowed = {root, assertion}
+        for signature in signatures:
+            if signature.getparent() not in allowed:
+                raise _reject(Reason.SIGNATURE_REFERENCE, "signature in an unexpected place")
+        response_signatures = root.findall("ds:Signature", NS)
+        assertion_signatures = assertion.findall("ds:Signature", NS)
+        if len(response_signatures) > 1 or len(assertion_signatures) > 1:
+            raise _reject(Reason.SIGNATURE_REFERENCE, "more than one signature on an element")
+        if not signatures:
+            raise _reject(Reason.UNSIGNED, "neither the response nor the assertion is signed")
+        xmlsec.tree.add_ids(root, ["ID"])
+        for signature in signatures:
+            try:
+                check_signature_shape(signature, allow_sha1=self.expect.allow_sha1)
+                verify_signature(signature, self.expect.keys)
+            except SignatureProblem as problem:
+                raise _reject(problem.reason, problem.detail) from None
+        # Every signature present verified, each covering its parent element by
+        # ID, IDs are unique and there is exactly one assertion: the assertion
+        # below is the signed one (directly, or inside the signed response).
+        return assertion
+
+    # -- the assertion -----------------------------------------------------
+    def _check_assertion(
+        self, root: etree._Element, assertion: etree._Element, now: datetime
+    ) -> VerifiedAssertion:
+        expect = self.expect
+        skew = expect.clock_skew
+        if assertion.get("Version") != "2.0":
+            raise _reject(Reason.WRONG_VERSION, "Assertion Version is not 2.0")
+        assertion_id = assertion.get("ID") or ""
+        if not assertion_id:
+            raise _reject(Reason.MALFORMED, "Assertion has no ID")
+        if text_of(assertion.find("saml:Issuer", NS)) != expect.issuer:
+            raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the tenant's")
+
+        issue_instant = _instant(assertion, "IssueInstant", required=True)
+        for instant in (issue_instant, _instant(root, "IssueInstant", required=True)):
+            if instant > now + skew:
+                raise _reject(Reason.NOT_YET_VALID, "IssueInstant in the future")
+            if instant < now - expect.max_age - skew:
+                raise _reject(Reason.STALE, "IssueInstant too old")
+
+        # Subject: a non-empty NameID and one bearer confirmation addressed to us.
+        subject = assertion.find("saml:Subject", NS)
+        name_id_element = subject.find("saml:NameID", NS) if subject is not None else None
+        name_id = text_of(name_id_element)
+        if not name_id:
+            raise _reject(Reason.MISSING_NAME_ID, "NameID missing or empty")
+        bearer = [
+            c for c in subject.findall("saml:SubjectConfirmation", NS) if c.get("Method") == BEARER
+        ]
+        if len(bearer) != 1:
+            raise _reject(Reason.NO_BEARER_CONFIRMATION, f"{len(bearer)} bearer confirmations")
+        data = bearer[0].find("saml:SubjectConfirmationData", NS)
+        if data is None:
+            raise _reject(Reason.NO_BEARER_CONFIRMATION, "no SubjectConfirmationData")
+        if data.get("Recipient") != expect.acs_url:
+            raise _reject(Reason.WRONG_RECIPIENT, "Recipient is not this site's ACS URL")
+        confirmation_expiry = _instant(data, "NotOnOrAfter", required=False)
+        if confirmation_expiry is None:
+            raise _reject(Reason.NO_BEARER_CONFIRMATION, "SubjectConfirmationData has no NotOnOrAfter")
+        if now - skew >= confirmation_expiry:
+            raise _reject(Reason.EXPIRED, "SubjectConfirmationData expired")
+        confirmation_start = _instant(data, "NotBefore", required=False)
+        if confirmation_start is not None and now + skew < confirmation_start:
+            raise _reject(Reason.NOT_YET_VALID, "SubjectConfirmationData not yet valid")
+        in_response_to = data.get("InResponseTo", "")
+        response_irt = root.get("InResponseTo")
+        if response_irt is not None and response_irt != in_response_to:
+            raise _reject(Reason.UNKNOWN_REQUEST, "Response and assertion InResponseTo differ")
+
+        # Conditions: validity window and every audience restriction naming us.
+        conditions = assertion.find("saml:Conditions", NS)
+        if conditions is None:
+            raise _reject(Reason.WRONG_AUDIENCE, "no Conditions")
+        not_before = _instant(conditions, "NotBefore", required=False)
+        not_on_or_after = _instant(conditions, "NotOnOrAfter", required=False)
+        if not_before is not None and now + skew < not_before:
+            raise _reject(Reason.NOT_YET_VALID, "Conditions NotBefore in the future")
+        if not_on_or_after is not None and now - skew >= not_on_or_after:
+            raise _reject(Reason.EXPIRED, "Conditions expired")
+        restrictions = conditions.findall("saml:AudienceRestriction", NS)
+        if not restrictions:
+            raise _reject(Reason.WRONG_AUDIENCE, "no AudienceRestriction")
+        accepted = {expect.audience, f"spn:{expect.audience}"}
+        for restriction in restrictions:
+            audiences = {text_of(a) for a in restriction.findall("saml:Audience", NS)}
+            if not audiences & accepted:
+                raise _reject(Reason.WRONG_AUDIENCE, "an AudienceRestriction excludes this site")
+
+        if assertion.find("saml:AuthnStatement", NS) is None:
+            raise _reject(Reason.MALFORMED, "no AuthnStatement")
+        session_index = assertion.find("saml:AuthnStatement", NS).get("SessionIndex", "")
+
+        attributes: dict[str, list[str]] = {}
+        for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
+            name = attribute.get("Name", "")
+            values = [text_of(v) for v in attribute.findall("saml:AttributeValue", NS)]
+            attributes.setdefault(name, []).extend(values)
+        claims = EntraClaims.from_attributes(
+            attributes,
+            name_id=name_id,
+            name_id_format=name_id_element.get("Format", ""),
+            session_index=session_index,
+        )
+        if not claims.tenant_id or not claims.object_id:
+            raise _reject(Reason.MISSING_CLAIM, "tenantid or objectidentifier claim missing")
+        if claims.tenant_id != expect.tenant_id:
+            raise _reject(Reason.WRONG_TENANT, "tenantid claim is not the configured tenant")
+
+        expires = min(t for t in (confirmation_expiry, not_on_or_after) if t is not None)
+        return VerifiedAssertion(
+            assertion_id=assertion_id,
+            in_response_to=in_response_to,
+            issue_instant=issue_instant,
+            not_on_or_after=expires,
+            claims=claims,
+        )

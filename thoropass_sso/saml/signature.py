@@ -1,0 +1,97 @@
+"""Verifying enveloped XML signatures in-process with python-xmlsec.
+
+Only the shapes Entra produces are accepted: one Reference to the parent
+element's ID, enveloped-signature + exclusive c14n transforms, RSA with SHA-2
+(SHA-1 only when the site allows it). The key always comes from the stored
+metadata; whatever KeyInfo the message carries is never trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import xmlsec
+from lxml import etree
+
+from ..reasons import Reason
+from .xml import NS
+
+_DS = NS["ds"]
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
+STRONG_SIGNATURE_METHODS = frozenset({
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+})
+STRONG_DIGEST_METHODS = frozenset({
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+})
+
+
+class SignatureProblem(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(detail)
+
+
+def load_keys(certificates_pem: Sequence[bytes]) -> tuple[xmlsec.Key, ...]:
+    """Load trusted certificates once; the keys are reused for every verification."""
+    return tuple(
+        xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem, None)
+        for pem in certificates_pem
+    )
+
+
+def _one(parent: etree._Element, path: str, what: str) -> etree._Element:
+    found = parent.findall(path, NS)
+    if len(found) != 1:
+        raise SignatureProblem(Reason.SIGNATURE_REFERENCE, f"{len(found)} {what}")
+    return found[0]
+
+
+def check_signature_shape(signature: etree._Element, *, allow_sha1: bool) -> None:
+    """Refuse any signature that is not the narrow shape Entra produces."""
+    signed_info = _one(signature, "ds:SignedInfo", "SignedInfo")
+    c14n = _one(signed_info, "ds:CanonicalizationMethod", "CanonicalizationMethod")
+    if c14n.get("Algorithm") != EXC_C14N:
+        raise SignatureProblem(Reason.SIGNATURE_REFERENCE, "canonicalization not exclusive c14n")
+    method = _one(signed_info, "ds:SignatureMethod", "SignatureMethod").get("Algorithm", "")
+    if method == RSA_SHA1:
+        if not allow_sha1:
+            raise SignatureProblem(Reason.WEAK_ALGORITHM, "rsa-sha1 signature")
+    elif method not in STRONG_SIGNATURE_METHODS:
+        raise SignatureProblem(Reason.WEAK_ALGORITHM, "signature method not allowed")
+    reference = _one(signed_info, "ds:Reference", "Reference")
+    parent = signature.getparent()
+    parent_id = parent.get("ID") if parent is not None else None
+    if not parent_id or reference.get("URI") != f"#{parent_id}":
+        raise SignatureProblem(Reason.SIGNATURE_REFERENCE, "reference is not the parent element")
+    transforms = reference.find("ds:Transforms", NS)
+    algorithms = [t.get("Algorithm") for t in transforms] if transforms is not None else []
+    if not algorithms or any(a not in (ENVELOPED, EXC_C14N) for a in algorithms):
+        raise SignatureProblem(Reason.SIGNATURE_REFERENCE, "unexpected transforms")
+    digest = _one(reference, "ds:DigestMethod", "DigestMethod").get("Algorithm", "")
+    if digest == SHA1:
+        if not allow_sha1:
+            raise SignatureProblem(Reason.WEAK_ALGORITHM, "sha1 digest")
+    elif digest not in STRONG_DIGEST_METHODS:
+        raise SignatureProblem(Reason.WEAK_ALGORITHM, "digest method not allowed")
+
+
+def verify_signature(signature: etree._Element, keys: Sequence[xmlsec.Key]) -> None:
+    """Verify ``signature`` with any of the trusted ``keys``; raise SignatureProblem if none does."""
+    for key in keys:
+        context = xmlsec.SignatureContext()
+        context.key = key
+        try:
+            context.verify(signature)
+        except xmlsec.Error:
+            continue
+        return
+    raise SignatureProblem(Reason.SIGNATURE_INVALID, "no trusted certificate verifies it")

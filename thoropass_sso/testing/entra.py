@@ -1,0 +1,329 @@
+"""An Entra ID stand-in: pysaml2's IdP ``Server`` configured and shaped like Entra.
+
+It issues the responses Entra issues (ENTRA.md): Issuer
+``https://sts.windows.net/{tenant}/`` on Response and Assertion, NameID in
+emailAddress format holding the UPN, a bearer confirmation to the ACS,
+Conditions starting five minutes early, Entra's claim URIs, and the assertion
+signed with RSA-SHA256 / exclusive c14n (or the response, or both, or SHA-1,
+as Entra's signing options allow). Signatures are made by pysaml2's IdP
+security context with the stand-in's private key: really signed, so the
+service provider really verifies them.
+
+Tests that need a hostile variant pass ``mutate``, which edits the XML before
+it is signed, so the attack is validly signed and only the intended check can
+refuse it.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from lxml import etree
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
+from saml2.config import IdPConfig
+from saml2.server import Server
+from saml2.sigver import pre_signature_part
+from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
+
+from ..claims import (
+    CLAIM_AUTH_METHODS,
+    CLAIM_DISPLAY_NAME,
+    CLAIM_EMAIL,
+    CLAIM_GIVEN_NAME,
+    CLAIM_GROUPS,
+    CLAIM_GROUPS_OVERAGE,
+    CLAIM_IDENTITY_PROVIDER,
+    CLAIM_NAME,
+    CLAIM_OBJECT_ID,
+    CLAIM_ROLES,
+    CLAIM_SURNAME,
+    CLAIM_TENANT_ID,
+)
+from ..saml.timestamps import format_instant
+from .certificates import SigningKeyPair, make_signing_key_pair
+
+NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+NS_DS = "http://www.w3.org/2000/09/xmldsig#"
+_ASSERTION_NODE = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"
+_RESPONSE_NODE = "urn:oasis:names:tc:SAML:2.0:protocol:Response"
+
+Mutation = Callable[[etree._Element], None]
+
+
+@dataclass(frozen=True)
+class EntraUser:
+    """A user of the stand-in tenant and the claims Entra would send for them."""
+
+    upn: str
+    given_name: str = ""
+    surname: str = ""
+    email: str = ""
+    object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    display_name: str = ""
+    groups: Sequence[str] = ()
+    roles: Sequence[str] = ()
+    guest_identity_provider: str = ""
+    groups_overage: bool = False
+    extra_claims: dict[str, Sequence[str]] = field(default_factory=dict)
+
+    def claims(self, tenant_id: str) -> dict[str, list[str]]:
+        issuer = f"https://sts.windows.net/{tenant_id}/"
+        claims: dict[str, list[str]] = {
+            CLAIM_TENANT_ID: [tenant_id],
+            CLAIM_OBJECT_ID: [self.object_id],
+            CLAIM_IDENTITY_PROVIDER: [self.guest_identity_provider or issuer],
+            CLAIM_AUTH_METHODS: ["http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password"],
+            CLAIM_NAME: [self.upn],
+        }
+        optional = {
+            CLAIM_DISPLAY_NAME: self.display_name or f"{self.given_name} {self.surname}".strip(),
+            CLAIM_GIVEN_NAME: self.given_name,
+            CLAIM_SURNAME: self.surname,
+            CLAIM_EMAIL: self.email,
+        }
+        claims.update({uri: [value] for uri, value in optional.items() if value})
+        if self.groups_overage:
+            claims[CLAIM_GROUPS_OVERAGE] = [
+                f"https://graph.windows.net/{tenant_id}/users/{self.object_id}/getMemberObjects"
+            ]
+        elif self.groups:
+            claims[CLAIM_GROUPS] = list(self.groups)
+        if self.roles:
+            claims[CLAIM_ROLES] = list(self.roles)
+        for uri, values in self.extra_claims.items():
+            claims[uri] = list(values)
+        return claims
+
+
+@dataclass(frozen=True)
+class AuthnRequestInfo:
+    """What the stand-in read from an SP's AuthnRequest (HTTP-Redirect binding)."""
+
+    id: str
+    issuer: str
+    acs_url: str
+    relay_state: str
+    xml: bytes
+
+
+class _EntraServer(Server):
+    """pysaml2's IdP, answering SPs it has no metadata for (Entra is configured per app)."""
+
+    def has_encrypt_cert_in_metadata(self, sp_entity_id: str | None) -> bool:
+        # Token encryption is an Entra option the stand-in does not enable.
+        return False
+
+
+class EntraStandIn:
+    """One stand-in Entra tenant with one enterprise application.
+
+    ``workdir`` holds the signing keys (pysaml2 signs through files). Several
+    signing keys may be listed in metadata; ``active_key`` signs, like
+    Entra's active certificate.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        tenant_id: str | None = None,
+        app_id: str | None = None,
+        base_url: str = "https://login.microsoftonline.com",
+        signing_keys: Sequence[SigningKeyPair] | None = None,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.tenant_id = (tenant_id or str(uuid.uuid4())).lower()
+        self.app_id = app_id or str(uuid.uuid4())
+        self.base_url = base_url.rstrip("/")
+        self.signing_keys: list[SigningKeyPair] = list(signing_keys or [make_signing_key_pair()])
+        self.active_key = 0
+        self._servers: dict[int, Server] = {}
+        self._lock = threading.Lock()
+
+    # -- identifiers --------------------------------------------------------
+    @property
+    def issuer(self) -> str:
+        return f"https://sts.windows.net/{self.tenant_id}/"
+
+    @property
+    def sso_url(self) -> str:
+        return f"{self.base_url}/{self.tenant_id}/saml2"
+
+    @property
+    def metadata_path(self) -> str:
+        return (f"/{self.tenant_id}/federationmetadata/2007-06/federationmetadata.xml"
+                f"?appid={self.app_id}")
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base_url}{self.metadata_path}"
+
+    # -- metadata -----------------------------------------------------------
+    def metadata_xml(self, *, certificates: Sequence[SigningKeyPair] | None = None,
+                     entity_id: str | None = None) -> bytes:
+        """Federation metadata in Entra's shape, listing every signing certificate."""
+        certs = self.signing_keys if certificates is None else certificates
+        key_descriptors = "".join(
+            '<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#">'
+            f"<X509Data><X509Certificate>{pair.cert_b64}</X509Certificate></X509Data>"
+            "</KeyInfo></KeyDescriptor>"
+            for pair in certs
+        )
+        sso = escape(self.sso_url)
+        entity = quoteattr(entity_id or self.issuer)
+        document = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<EntityDescriptor ID="_{uuid.uuid4()}" entityID={entity} '
+            'xmlns="urn:oasis:names:tc:SAML:2.0:metadata">'
+            '<RoleDescriptor xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:fed="http://docs.oasis-open.org/wsfed/federation/200706" '
+            'xsi:type="fed:SecurityTokenServiceType" '
+            'protocolSupportEnumeration="http://docs.oasis-open.org/wsfed/federation/200706">'
+            f"{key_descriptors}</RoleDescriptor>"
+            '<IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+            f"{key_descriptors}"
+            f'<SingleLogoutService Binding="{BINDING_HTTP_REDIRECT}" Location="{sso}"/>'
+            f'<SingleSignOnService Binding="{BINDING_HTTP_REDIRECT}" Location="{sso}"/>'
+            f'<SingleSignOnService Binding="{BINDING_HTTP_POST}" Location="{sso}"/>'
+            "</IDPSSODescriptor></EntityDescriptor>"
+        )
+        return document.encode("utf-8")
+
+    # -- the IdP ------------------------------------------------------------
+    def _server(self) -> Server:
+        index = self.active_key
+        with self._lock:
+            server = self._servers.get(index)
+            if server is None:
+                key_path, cert_path = self.signing_keys[index].write(self.workdir, f"signing-{index}")
+                config = IdPConfig().load({
+                    "entityid": self.issuer,
+                    "key_file": str(key_path),
+                    "cert_file": str(cert_path),
+                    "allow_unknown_attributes": True,
+                    # No SP metadata: the stand-in answers whoever asks, like a test IdP.
+                    "metadata": {"inline": []},
+                    "service": {"idp": {
+                        "endpoints": {"single_sign_on_service": [
+                            (self.sso_url, BINDING_HTTP_REDIRECT), (self.sso_url, BINDING_HTTP_POST)
+                        ]},
+                        "name_id_format": [saml.NAMEID_FORMAT_EMAILADDRESS],
+                        "policy": {"default": {"lifetime": {"minutes": 75},
+                                               "attribute_restrictions": None}},
+                    }},
+                })
+                server = _EntraServer(config=config)
+                self._servers[index] = server
+            return server
+
+    def read_authn_request(self, location: str) -> AuthnRequestInfo:
+        """Decode the AuthnRequest an SP sent with the HTTP-Redirect binding."""
+        query = parse_qs(urlsplit(location).query)
+        xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15)
+        root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        return AuthnRequestInfo(
+            id=root.get("ID", ""),
+            issuer="".join(root.find(f"{{{NS_SAML}}}Issuer").itertext()),
+            acs_url=root.get("AssertionConsumerServiceURL", ""),
+            relay_state=query.get("RelayState", [""])[0],
+            xml=xml,
+        )
+
+    def response_xml(
+        self,
+        user: EntraUser,
+        *,
+        acs_url: str,
+        audience: str,
+        in_response_to: str | None = None,
+        sign_assertion: bool = True,
+        sign_response: bool = False,
+        sha1: bool = False,
+        issued_at: datetime | None = None,
+        lifetime: timedelta = timedelta(minutes=75),
+        mutate: Mutation | None = None,
+    ) -> bytes:
+        """A signed SAML Response for ``user`` as Entra would send it."""
+        server = self._server()
+        now = issued_at or datetime.now(UTC)
+        name_id = saml.NameID(format=saml.NAMEID_FORMAT_EMAILADDRESS, text=user.upn)
+        response = server.create_authn_response(
+            identity=user.claims(self.tenant_id),
+            in_response_to=in_response_to,
+            destination=acs_url,
+            sp_entity_id=audience,
+            name_id=name_id,
+            authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
+                   "authn_auth": self.issuer},
+            sign_assertion=False,
+            sign_response=False,
+        )
+        root = etree.fromstring(str(response).encode())
+        self._entraize(root, now=now, lifetime=lifetime)
+        if mutate is not None:
+            mutate(root)
+        sign_alg, digest_alg = (SIG_RSA_SHA1, DIGEST_SHA1) if sha1 else (SIG_RSA_SHA256, DIGEST_SHA256)
+        xml = etree.tostring(root)
+        if sign_assertion:
+            xml = self.sign(xml, "Assertion", sign_alg=sign_alg, digest_alg=digest_alg)
+        if sign_response:
+            xml = self.sign(xml, "Response", sign_alg=sign_alg, digest_alg=digest_alg)
+        return xml
+
+    def sign(self, xml: bytes, element: str, *, sign_alg: str = SIG_RSA_SHA256,
+             digest_alg: str = DIGEST_SHA256, element_id: str | None = None) -> bytes:
+        """Sign the (first) Assertion or the Response in ``xml`` with the active key."""
+        root = etree.fromstring(xml)
+        target = root if element == "Response" else root.find(f".//{{{NS_SAML}}}Assertion")
+        if element_id is not None:
+            target = root.xpath("//*[@ID=$id]", id=element_id)[0]
+        ident = target.get("ID")
+        template = etree.fromstring(
+            pre_signature_part(ident=ident, sign_alg=sign_alg, digest_alg=digest_alg).to_string()
+        )
+        issuer = target.find(f"{{{NS_SAML}}}Issuer")
+        position = list(target).index(issuer) + 1 if issuer is not None else 0
+        target.insert(position, template)
+        node = _ASSERTION_NODE if target.tag == f"{{{NS_SAML}}}Assertion" else _RESPONSE_NODE
+        signed = self._server().sec.sign_statement(
+            etree.tostring(root).decode(), node_name=node, node_id=ident
+        )
+        return signed.encode() if isinstance(signed, str) else signed
+
+    def _entraize(self, root: etree._Element, *, now: datetime, lifetime: timedelta) -> None:
+        """Reshape pysaml2's output into Entra's: ids, times, issuer form."""
+        stamp = format_instant(now)
+        root.set("ID", f"_{uuid.uuid4()}")
+        root.set("IssueInstant", stamp)
+        for issuer in root.iter(f"{{{NS_SAML}}}Issuer"):
+            issuer.attrib.pop("Format", None)
+        assertion = root.find(f"{{{NS_SAML}}}Assertion")
+        assertion.set("ID", f"_{uuid.uuid4()}")
+        assertion.set("IssueInstant", stamp)
+        conditions = assertion.find(f"{{{NS_SAML}}}Conditions")
+        conditions.set("NotBefore", format_instant(now - timedelta(minutes=5)))
+        conditions.set("NotOnOrAfter", format_instant(now + lifetime))
+        for data in assertion.iter(f"{{{NS_SAML}}}SubjectConfirmationData"):
+            data.set("NotOnOrAfter", format_instant(now + timedelta(minutes=5)))
+        statement = assertion.find(f"{{{NS_SAML}}}AuthnStatement")
+        statement.set("AuthnInstant", stamp)
+        statement.set("SessionIndex", f"_{uuid.uuid4()}")
+        for attribute in assertion.iter(f"{{{NS_SAML}}}Attribute"):
+            attribute.attrib.pop("NameFormat", None)
+
+    def post_binding_value(self, xml: bytes) -> str:
+        """The SAMLResponse form field for ``xml`` (HTTP-POST binding: base64, not deflated)."""
+        return base64.b64encode(xml).decode("ascii")
+
+
+__all__ = ["AuthnRequestInfo", "EntraStandIn", "EntraUser"]

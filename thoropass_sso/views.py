@@ -1,0 +1,166 @@
+"""The SAML endpoints: login, ACS, SP metadata and logout.
+
+Each view extends djangosaml2's counterpart so sites and tooling that know
+djangosaml2 find what they expect; login and ACS replace djangosaml2's
+request handling with the strict, in-process flow of this package.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.contrib import auth
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import View
+from djangosaml2 import views as djangosaml2_views
+
+from .conf import get_settings
+from .exceptions import MetadataNotStored, SignInRejected
+from .pending import forget_request, read_pending, remember_request
+from .reasons import Reason
+from .redirects import default_login_redirect, default_logout_redirect, safe_relative_path
+from .rejections import rejection_response
+from .replay import claim_once, replay_cache_is_shared
+from .runtime import ConnectionRuntime, get_runtime
+from .saml.authn_request import authn_request_redirect
+from .saml.response import VerifiedAssertion
+from .signals import user_created, user_signed_in
+
+logger = logging.getLogger("thoropass_sso")
+
+_SP_CONFIG_LOADER = "thoropass_sso.saml.spconfig.sp_config"
+
+
+def _not_configured(request: HttpRequest, exc: MetadataNotStored) -> HttpResponse:
+    return rejection_response(request, SignInRejected(Reason.METADATA_NOT_STORED, str(exc)))
+
+
+@method_decorator(never_cache, name="dispatch")
+class LoginView(djangosaml2_views.LoginView):
+    """``GET /saml2/login/?next=/path``: send the browser to Entra with an AuthnRequest."""
+
+    config_loader_path = _SP_CONFIG_LOADER
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        next_path = safe_relative_path(request.GET.get("next")) or default_login_redirect()
+        if request.user.is_authenticated:
+            return HttpResponseRedirect(next_path)
+        try:
+            runtime = get_runtime()
+        except MetadataNotStored as exc:
+            return _not_configured(request, exc)
+        login_hint = request.GET.get("login_hint", "")[:256]
+        request_id, location = authn_request_redirect(
+            get_settings(), runtime.metadata.sso_url, relay_state=next_path, login_hint=login_hint
+        )
+        response = HttpResponseRedirect(location)
+        remember_request(request, response, request_id, next_path)
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceView):
+    """``POST /saml2/acs/``: verify Entra's response, sign the user in, redirect."""
+
+    config_loader_path = _SP_CONFIG_LOADER
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        conf = get_settings()
+        claims = None
+        try:
+            if int(request.META.get("CONTENT_LENGTH") or 0) > conf.MAX_RESPONSE_BYTES * 2:
+                raise SignInRejected(Reason.RESPONSE_TOO_LARGE, "request body too large")
+            saml_response = request.POST.get("SAMLResponse")
+            if not saml_response:
+                raise SignInRejected(Reason.MISSING_RESPONSE, "no SAMLResponse field")
+            runtime = get_runtime()
+            now = datetime.now(UTC)
+            verified = runtime.verifier.verify(saml_response, now=now)
+            next_path = self._correlate(request, verified, now)
+            self._claim_assertion(verified, now)
+            claims = verified.claims
+            user = auth.authenticate(request, entra_claims=claims, connection=runtime)
+            if user is None:
+                raise SignInRejected(Reason.UNKNOWN_USER, "no backend accepted the identity")
+        except MetadataNotStored as exc:
+            return _not_configured(request, exc)
+        except SignInRejected as rejection:
+            return rejection_response(request, rejection, claims=claims)
+        except auth.get_user_model().DoesNotExist:  # pragma: no cover - defensive
+            return rejection_response(request, SignInRejected(Reason.UNKNOWN_USER))
+
+        auth.login(request, user)
+        created = bool(getattr(user, "_thoropass_sso_created", False))
+        if created:
+            user_created.send(sender=type(self), request=request, user=user, claims=claims)
+        user_signed_in.send(sender=type(self), request=request, user=user, claims=claims,
+                            created=created)
+        logger.info("sign-in ok user_id=%s created=%s unsolicited=%s",
+                    user.pk, created, verified.is_unsolicited)
+        response = HttpResponseRedirect(next_path)
+        if not verified.is_unsolicited:
+            forget_request(request, response, verified.in_response_to)
+        return response
+
+    def _correlate(self, request: HttpRequest, verified: VerifiedAssertion, now: datetime) -> str:
+        """Tie the response to a request this browser made; return where to go next."""
+        conf = get_settings()
+        if verified.is_unsolicited:
+            if not conf.ALLOW_IDP_INITIATED:
+                raise SignInRejected(Reason.UNSOLICITED_DISABLED, "ALLOW_IDP_INITIATED is off")
+            if not replay_cache_is_shared():
+                raise SignInRejected(
+                    Reason.UNSOLICITED_DISABLED,
+                    "IdP-initiated sign-in needs a shared REPLAY_CACHE (not LocMemCache)",
+                )
+            if verified.issue_instant < now - timedelta(
+                seconds=conf.IDP_INITIATED_MAX_AGE + conf.CLOCK_SKEW
+            ):
+                raise SignInRejected(Reason.STALE, "unsolicited response older than allowed")
+            relay_state = request.POST.get("RelayState", "")
+            return safe_relative_path(relay_state) or default_login_redirect()
+        pending = read_pending(request)
+        next_path = pending.get(verified.in_response_to)
+        if next_path is None:
+            raise SignInRejected(Reason.UNKNOWN_REQUEST, "InResponseTo names no request of this browser")
+        if not claim_once("request", verified.in_response_to, until=now + timedelta(
+                seconds=conf.REQUEST_TIMEOUT), now=now, skew_seconds=conf.CLOCK_SKEW):
+            raise SignInRejected(Reason.REPLAY, "request id already answered")
+        return safe_relative_path(next_path) or default_login_redirect()
+
+    def _claim_assertion(self, verified: VerifiedAssertion, now: datetime) -> None:
+        conf = get_settings()
+        if not claim_once("assertion", verified.assertion_id, until=verified.not_on_or_after,
+                          now=now, skew_seconds=conf.CLOCK_SKEW):
+            raise SignInRejected(Reason.REPLAY, "assertion id already used")
+
+
+class MetadataView(djangosaml2_views.MetadataView):
+    """``GET /saml2/metadata/``: this site's SP metadata (Entra can import it)."""
+
+    config_loader_path = _SP_CONFIG_LOADER
+
+
+@method_decorator(never_cache, name="dispatch")
+class LogoutView(View):
+    """``/saml2/logout/``: end the Django session and go to the logout redirect.
+
+    Signing out of Entra itself (single logout) is not done here yet.
+    """
+
+    http_method_names = ["get", "post", "head"]
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        auth.logout(request)
+        return HttpResponseRedirect(default_logout_redirect())
+
+    post = get
+
+
