@@ -1,17 +1,21 @@
 """The AuthnRequests this browser has started, kept in a signed cookie.
 
 Binding a response to the browser that asked for it needs state that
-survives the cross-site POST back from Entra. A signed cookie (SameSite=None
-and Secure on https and on localhost, where browsers accept Secure over
-http) works with any session and cache setup and across workers; one-time use
-of each request id is enforced separately in the shared cache.
+survives the cross-site POST back from Entra. A signed cookie works with any
+session and cache setup and across workers; one-time use of each request id
+is enforced separately in the shared cache.
+
+Cookie attributes: on https, ``SameSite=None; Secure`` so browsers send it on
+Entra's cross-site POST. On http (local development only) it cannot be
+Secure, and ``SameSite=None`` without Secure is refused by browsers, so no
+SameSite attribute is sent: same-site stand-ins work, and Chrome still sends
+such a fresh cookie on a cross-site top-level POST.
 """
 
 from __future__ import annotations
 
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
-from urllib.parse import urlsplit
 
 from .conf import SSOSettings, get_settings
 
@@ -21,12 +25,11 @@ _MAX_PENDING = 5
 
 
 def _cookie_options(conf: SSOSettings) -> dict:
-    host = urlsplit(conf.base_url).hostname or ""
-    secure = conf.secure_cookies or host in ("localhost", "127.0.0.1", "::1")
+    secure = conf.secure_cookies
     return {
         "httponly": True,
         "secure": secure,
-        "samesite": "None" if secure else "Lax",
+        "samesite": "None" if secure else None,
         "path": "/",
     }
 

@@ -1,0 +1,115 @@
+"""Settings of the example site: a Django project that offers "Sign in with Microsoft".
+
+Environment (the project's black-box contract):
+- THOROPASS_SSO_METADATA_URL: the Entra App Federation Metadata URL (http:// allowed
+  for local testing). Unset: the embedded Entra stand-in is used.
+- THOROPASS_SSO_BASE_URL: the site's public base URL (default http://localhost:8000).
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STATE_DIR = BASE_DIR / "var"
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret-change-me")  # noqa: S105
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+
+SITE_BASE_URL = os.environ.get("THOROPASS_SSO_BASE_URL", "").strip() or "http://localhost:8000"
+METADATA_URL = os.environ.get("THOROPASS_SSO_METADATA_URL", "").strip()
+
+# The embedded Entra stand-in: a fixed demo tenant whose key lives in var/.
+STANDIN_ENABLED = not METADATA_URL
+STANDIN_TENANT_ID = "c0ffee00-1d5a-4e3b-9c2d-7a1b2c3d4e5f"
+STANDIN_APP_ID = "d3a0a99e-0000-4000-8000-000000000001"
+STANDIN_STATE_DIR = STATE_DIR / "entra-standin"
+STANDIN_METADATA_FILE = STANDIN_STATE_DIR / "federationmetadata.xml"
+
+ALLOWED_HOSTS = sorted({"localhost", "127.0.0.1", "[::1]", urlsplit(SITE_BASE_URL).hostname or ""} - {""})
+
+INSTALLED_APPS = [
+    "demo",  # first: its refresh_entra_metadata prepares the stand-in, then runs the real one
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "djangosaml2",
+    "thoropass_sso",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "thoropass_sso.backends.EntraBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": BASE_DIR / "db.sqlite3",
+        # Several workers share one SQLite file: wait for locks instead of failing.
+        "OPTIONS": {"timeout": 20},
+    }
+}
+
+# Replay protection needs a cache every worker shares; the database is one.
+# (Production: Redis, see docs/settings.md.) The table is created by demo's migration.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "example_cache",
+    }
+}
+
+THOROPASS_SSO = {
+    "BASE_URL": SITE_BASE_URL,
+    "METADATA_URL": METADATA_URL or STANDIN_METADATA_FILE.as_uri(),
+}
+if STANDIN_ENABLED:
+    THOROPASS_SSO["TENANT_ID"] = STANDIN_TENANT_ID
+
+LOGIN_URL = "/saml2/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+SAML_CSP_HANDLER = ""  # djangosaml2: CSP is left to the site
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"thoropass_sso": {"handlers": ["console"], "level": "INFO"}},
+}
