@@ -17,7 +17,8 @@ _BAD_RESPONSE = _(
 _NOT_ALLOWED = _("Your account is not allowed to sign in to this site.")
 _TRY_AGAIN = _("Your sign-in took too long or was already used. Please sign in again.")
 _NOT_CONFIGURED = _(
-    "Sign-in with Microsoft is not ready on this site yet. Please contact the site's administrator."
+    "Sign-in with Microsoft is not ready on this site yet. Administrators: run "
+    "'python manage.py refresh_entra_metadata' to fetch the Entra metadata."
 )
 
 
