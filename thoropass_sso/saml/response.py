@@ -121,7 +121,17 @@ class ResponseVerifier:
             raise _reject(Reason.NOT_A_RESPONSE, "root is not samlp:Response")
         if root.get("Version") != "2.0":
             raise _reject(Reason.WRONG_VERSION, "Version is not 2.0")
-        ids = [element.get("ID") for element in root.iter() if element.get("ID") is not None]
+        # xmlsec.tree.add_ids, which resolves Reference URIs, matches attributes
+        # by local name in any namespace and lets the first one in document
+        # order win; so a decoy ``evil:ID`` placed before the signed element
+        # would be what the signature is checked against. Count IDs the way
+        # xmlsec sees them.
+        ids = [
+            value
+            for element in root.iter()
+            for name, value in element.attrib.items()
+            if etree.QName(name).localname == "ID"
+        ]
         if len(ids) != len(set(ids)):
             raise _reject(Reason.DUPLICATE_ID, "an ID value appears twice")
         destination = root.get("Destination")

@@ -1,0 +1,234 @@
+"""Shared machinery for the hostile-input suite (tests/test_hostile_*.py).
+
+Every case follows one shape: start a real sign-in, have the stand-in really
+sign a genuine response, derive the attack from it, post the attack to the
+real ACS and prove it was refused *for the stated reason* — 4xx status, a
+reference id on the page, one log line with ``reason=<code>``, the
+``sign_in_rejected`` signal with that reason, and the user tables unchanged.
+Then the genuine response is posted and must sign in: a control proving the
+attack was refused for what the attacker changed, not because the fixture
+was broken.
+
+Modules import the ``hostile`` fixture from here (``from tests.hostile_helpers
+import hostile``) so the shared conftest stays untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+from django.test import Client
+from lxml import etree
+
+from thoropass_sso.claims import CLAIM_OBJECT_ID
+from thoropass_sso.models import Connection, EntraIdentity
+from thoropass_sso.reasons import Reason
+from thoropass_sso.signals import sign_in_rejected, user_signed_in
+from thoropass_sso.testing import EntraStandIn, EntraUser
+from thoropass_sso.testing.entra import AuthnRequestInfo
+from thoropass_sso.testing.flows import post_response, response_for, start_login
+
+from .conftest import ACS_URL, SP_ENTITY_ID
+
+NS = {
+    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+}
+SAMLP = "{%s}" % NS["samlp"]
+SAML = "{%s}" % NS["saml"]
+DS = "{%s}" % NS["ds"]
+
+Tamper = Callable[[etree._Element], None]
+
+
+# -- XML surgery on a (signed) response ------------------------------------
+def parse(xml: bytes) -> etree._Element:
+    return etree.fromstring(xml)
+
+
+def serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root)
+
+
+def assertion_of(root: etree._Element) -> etree._Element:
+    return root.find("saml:Assertion", NS)
+
+
+def signature_of(element: etree._Element) -> etree._Element | None:
+    return element.find("ds:Signature", NS)
+
+
+def attribute_value(assertion: etree._Element, claim: str) -> etree._Element:
+    return assertion.find(f"saml:AttributeStatement/saml:Attribute[@Name='{claim}']/saml:AttributeValue", NS)
+
+
+def evil_copy(assertion: etree._Element, *, new_id: bool = True) -> etree._Element:
+    """An unsigned copy of ``assertion`` naming another user (the attacker's goal)."""
+    evil = copy.deepcopy(assertion)
+    signature = signature_of(evil)
+    if signature is not None:
+        evil.remove(signature)
+    if new_id:
+        evil.set("ID", f"_{uuid.uuid4()}")
+    attribute_value(evil, CLAIM_OBJECT_ID).text = str(uuid.uuid4())
+    evil.find("saml:Subject/saml:NameID", NS).text = "mallory@contoso.example"
+    return evil
+
+
+def after_issuer(parent: etree._Element) -> int:
+    issuer = parent.find("saml:Issuer", NS)
+    return list(parent).index(issuer) + 1 if issuer is not None else 0
+
+
+def tampered(xml: bytes, tamper: Tamper) -> bytes:
+    root = parse(xml)
+    tamper(root)
+    return serialize(root)
+
+
+# -- recording what the site did -------------------------------------------
+def db_snapshot() -> tuple:
+    """Every user and identity row, all columns: any create or change alters it."""
+    users = tuple(get_user_model().objects.order_by("pk").values_list())
+    identities = tuple(EntraIdentity.objects.order_by("pk").values_list())
+    return users, identities
+
+
+@dataclass
+class Recorder:
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    sign_ins: list[dict[str, Any]] = field(default_factory=list)
+
+    def on_rejected(self, sender: Any, **kwargs: Any) -> None:
+        self.rejections.append(kwargs)
+
+    def on_signed_in(self, sender: Any, **kwargs: Any) -> None:
+        self.sign_ins.append(kwargs)
+
+
+class Hostile:
+    """Drives one test's attacks; see the module docstring for what each assertion proves."""
+
+    def __init__(self, entra: EntraStandIn, user: EntraUser, caplog: pytest.LogCaptureFixture,
+                 recorder: Recorder) -> None:
+        self.entra = entra
+        self.user = user
+        self.caplog = caplog
+        self.recorder = recorder
+
+    # -- building blocks ---------------------------------------------------
+    def login(self, client: Client | None = None, next_path: str | None = None
+              ) -> tuple[Client, AuthnRequestInfo]:
+        client = client or Client()
+        response, request = start_login(client, next_path, self.entra)
+        assert response.status_code == 302 and request is not None
+        return client, request
+
+    def genuine(self, request: AuthnRequestInfo, user: EntraUser | None = None, **options: Any) -> bytes:
+        return response_for(self.entra, user or self.user, request, **options)
+
+    def unsolicited(self, user: EntraUser | None = None, **options: Any) -> bytes:
+        options.setdefault("acs_url", ACS_URL)
+        options.setdefault("audience", SP_ENTITY_ID)
+        return self.entra.response_xml(user or self.user, **options)
+
+    def post(self, client: Client, xml: bytes, relay_state: str | None = None) -> HttpResponse:
+        return post_response(client, self.entra.post_binding_value(xml), relay_state)
+
+    def post_value(self, client: Client, value: str, **extra: Any) -> HttpResponse:
+        return client.post("/saml2/acs/", {"SAMLResponse": value}, **extra)
+
+    # -- assertions --------------------------------------------------------
+    def expect_rejected(self, reason: Reason, send: Callable[[], HttpResponse]) -> HttpResponse:
+        """Call ``send`` (one POST) and prove it was refused with ``reason`` and nothing stored."""
+        before = db_snapshot()
+        seen = len(self.recorder.rejections)
+        self.caplog.clear()
+        response = send()
+        assert response.status_code == reason.status, (
+            f"expected {reason.code} ({reason.status}), got {response.status_code}: "
+            f"{self._reason_on_page(response)}"
+        )
+        assert 400 <= response.status_code < 500
+        signals = self.recorder.rejections[seen:]
+        assert [s["reason"] for s in signals] == [reason]
+        reference = signals[0]["reference"]
+        page = response.content.decode()
+        assert reference in page and f'data-reason="{reason.code}"' in page
+        lines = [r.getMessage() for r in self.caplog.records if "sign-in rejected" in r.getMessage()]
+        assert len(lines) == 1 and f"reason={reason.code} " in lines[0]
+        assert f"reference={reference}" in lines[0]
+        assert db_snapshot() == before, "a refused response created or changed a user"
+        return response
+
+    def expect_signed_in(self, response: HttpResponse, location: str | None = None) -> HttpResponse:
+        assert response.status_code == 302, (
+            f"genuine response refused: {self._reason_on_page(response)}"
+        )
+        if location is not None:
+            assert response["Location"] == location
+        assert response.wsgi_request.session.get("_auth_user_id")
+        return response
+
+    @staticmethod
+    def _reason_on_page(response: HttpResponse) -> str:
+        page = response.content.decode(errors="replace")
+        marker = 'data-reason="'
+        return page.split(marker, 1)[1].split('"', 1)[0] if marker in page else page[:200]
+
+    # -- the common case: one attack and its control ------------------------
+    def attack(self, reason: Reason, *, tamper: Tamper | None = None, mutate: Tamper | None = None,
+               forge: Callable[[bytes], bytes] | None = None, relay_state: str | None = None,
+               **options: Any) -> HttpResponse:
+        """Refuse an attack derived from a genuine SP-initiated response; then the control.
+
+        ``tamper`` edits the genuine response AFTER it was signed (signature
+        wrapping, stripping, changed content); ``forge`` does the same on the
+        serialized bytes (re-signing with another key); ``mutate`` edits it
+        BEFORE the stand-in signs it, so the attack carries a valid signature
+        and only the intended check can refuse it.
+        """
+        assert sum(x is not None for x in (tamper, mutate, forge)) == 1
+        client, request = self.login()
+        genuine = self.genuine(request, **options)
+        if tamper is not None:
+            attack_xml = tampered(genuine, tamper)
+        elif forge is not None:
+            attack_xml = forge(genuine)
+        else:
+            attack_xml = self.genuine(request, mutate=mutate, **options)
+        assert attack_xml != genuine
+        refused = self.expect_rejected(reason, lambda: self.post(client, attack_xml, relay_state))
+        # The control: the response the attack was built from signs in, with
+        # the same browser and request (the refusal burned nothing).
+        before = db_snapshot()
+        self.expect_signed_in(self.post(client, genuine))
+        assert db_snapshot() != before, "the control must touch the rows the attack did not"
+        return refused
+
+
+@pytest.fixture
+def hostile(entra: EntraStandIn, ada: EntraUser, stored_metadata: None, caplog: pytest.LogCaptureFixture,
+            db: None) -> Iterator[Hostile]:
+    """A Hostile driver with Ada already known to the site (so 'changed' is observable)."""
+    caplog.set_level(logging.INFO, logger="thoropass_sso")
+    user = get_user_model().objects.create(username="ada-before", first_name="Old", email="old@x.example")
+    EntraIdentity.objects.create(user=user, connection=Connection.objects.get(),
+                                 tenant_id=entra.tenant_id, object_id=ada.object_id, upn="old")
+    recorder = Recorder()
+    sign_in_rejected.connect(recorder.on_rejected)
+    user_signed_in.connect(recorder.on_signed_in)
+    try:
+        yield Hostile(entra, ada, caplog, recorder)
+    finally:
+        sign_in_rejected.disconnect(recorder.on_rejected)
+        user_signed_in.disconnect(recorder.on_signed_in)
