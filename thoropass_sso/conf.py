@@ -67,9 +67,18 @@ class SSOSettings:
     ADAPTER: str = "thoropass_sso.adapter.EntraAdapter"
     NAME_ID_FORMAT: str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 
-    METADATA_TIMEOUT: float = 10.0
+    # Fetching metadata (refresh_entra_metadata): the TCP/TLS handshake, each wait
+    # for bytes, and the whole exchange are bounded separately (see metadata/fetch.py).
+    METADATA_CONNECT_TIMEOUT: float = 5.0
+    METADATA_READ_TIMEOUT: float = 10.0
+    METADATA_TIMEOUT: float = 30.0
     METADATA_MAX_BYTES: int = 2 * 1024 * 1024
     METADATA_RELOAD_INTERVAL: int = 30
+    # Optional pinning of the metadata document's own signature: a PEM certificate
+    # and/or SHA-256 fingerprints of certificates allowed to sign it. When either is
+    # set, unsigned metadata or metadata signed by anything else is refused.
+    METADATA_SIGNING_CERTIFICATE: str = ""
+    METADATA_SIGNING_FINGERPRINTS: tuple[str, ...] = ()
 
     # ---- derived values -------------------------------------------------
     @property
@@ -124,6 +133,12 @@ class SSOSettings:
                 f"Known keys: {', '.join(sorted(known))}."
             )
         defaults = cls()
+        # Lists are accepted where a tuple is the default (settings files use both).
+        raw = {
+            name: tuple(value) if isinstance(getattr(defaults, name), tuple)
+            and isinstance(value, list) else value
+            for name, value in raw.items()
+        }
         for name, value in raw.items():
             expected = type(getattr(defaults, name))
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -169,6 +184,13 @@ class SSOSettings:
                      "MAX_RESPONSE_BYTES", "REQUEST_TIMEOUT", "METADATA_MAX_BYTES"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{SETTING_NAME}['{name}'] must be positive.")
+        for name in ("METADATA_CONNECT_TIMEOUT", "METADATA_READ_TIMEOUT", "METADATA_TIMEOUT"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{SETTING_NAME}['{name}'] must be positive.")
+        if self.METADATA_SIGNING_CERTIFICATE or self.METADATA_SIGNING_FINGERPRINTS:
+            from .metadata.signature import MetadataSignaturePins
+
+            MetadataSignaturePins.from_settings(self)  # raises ConfigurationError naming the key
         for name in ("LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL"):
             value = getattr(self, name)
             if value and not value.startswith("/"):

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from .conf import ENTRA_ISSUER, SSOSettings, get_settings
 from .exceptions import ConfigurationError, MetadataNotStored
-from .metadata.parse import IdpMetadata, parse_metadata
+from .metadata.parse import IdpMetadata, parse_stored_metadata
 from .models import Connection
 from .saml.response import Expectations, ResponseVerifier
 from .saml.signature import load_keys
@@ -43,7 +43,7 @@ def forget_runtime() -> None:
 
 
 def _build(connection: Connection, conf: SSOSettings) -> ConnectionRuntime:
-    metadata = parse_metadata(connection.metadata_xml.encode("utf-8"))
+    metadata = parse_stored_metadata(connection.metadata_xml)
     tenant_id = metadata.tenant_id
     if conf.tenant_id and conf.tenant_id != tenant_id:
         raise ConfigurationError(

@@ -6,6 +6,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +18,9 @@ from ..saml.xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
 BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 _ISSUER_PREFIX = "https://sts.windows.net/"
+
+if TYPE_CHECKING:
+    from .signature import MetadataSignaturePins
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,22 @@ class IdpMetadata:
     slo_url: str
     signing_certificates: tuple[SigningCertificate, ...]
     sha256: str
+    # Fingerprint of the certificate that signed the document, when pinning is on.
+    signed_by: str = ""
 
     @property
     def fingerprints(self) -> frozenset[str]:
         return frozenset(c.sha256_fingerprint for c in self.signing_certificates)
+
+    @property
+    def content_key(self) -> tuple[object, ...]:
+        """What sign-in depends on; two documents with equal keys are "unchanged".
+
+        Entra may re-issue the document (new ID, new signature) without changing
+        anything that matters; comparing this rather than bytes keeps the stored
+        copy, and every worker's cache, as it is.
+        """
+        return (self.entity_id, self.sso_url, self.slo_url, self.fingerprints)
 
 
 def normalize_document(data: bytes) -> bytes:
@@ -83,15 +99,39 @@ def _load_certificate(b64_text: str) -> SigningCertificate:
     )
 
 
-def parse_metadata(data: bytes, *, expected_tenant_id: str = "") -> IdpMetadata:
+def _looks_like_html(head: bytes) -> bool:
+    lowered = head[:512].lower().lstrip()
+    return lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered[:200]
+
+
+def parse_metadata(
+    data: bytes,
+    *,
+    expected_tenant_id: str = "",
+    signature_pins: MetadataSignaturePins | None = None,
+    check_expiry: bool = True,
+) -> IdpMetadata:
     """Parse and validate Entra federation metadata.
 
     Raises MetadataInvalid with a message an operator can act on. Trusts every
     signing certificate listed (Entra lists inactive ones ahead of rollover).
+
+    ``signature_pins`` turns on verification of the document's own signature.
+    ``check_expiry=False`` is for re-reading the copy already stored: a stored
+    document whose certificates have since expired must still be readable, so
+    that checks can say so and a refresh can report what it replaced.
     """
     stripped = normalize_document(data)
+    if _looks_like_html(stripped):
+        raise MetadataInvalid("the server sent an HTML page, not metadata "
+                              "(a sign-in, proxy or error page?)")
     if not stripped.startswith(b"<"):
         raise MetadataInvalid("the document is not XML")
+    try:
+        stripped.decode("utf-8")
+    except UnicodeDecodeError:
+        # Entra sends UTF-8; the stored copy is text, so anything else is refused here.
+        raise MetadataInvalid("the document is not UTF-8") from None
     try:
         root = parse_untrusted(stripped)
     except UnsafeXML as exc:
@@ -102,6 +142,8 @@ def parse_metadata(data: bytes, *, expected_tenant_id: str = "") -> IdpMetadata:
         raise MetadataInvalid(
             f"the document is not SAML metadata (root element {etree_name(root.tag)})"
         )
+    # The signature is verified before anything in the document is believed.
+    signed_by = signature_pins.verify(root) if signature_pins is not None else ""
     entity_id = root.get("entityID", "")
     tenant_id = entity_id.removeprefix(_ISSUER_PREFIX).rstrip("/")
     if (
@@ -132,7 +174,7 @@ def parse_metadata(data: bytes, *, expected_tenant_id: str = "") -> IdpMetadata:
             certificates.setdefault(cert.sha256_fingerprint, cert)
     if not certificates:
         raise MetadataInvalid("the IDPSSODescriptor lists no signing certificate")
-    if all(c.is_expired() for c in certificates.values()):
+    if check_expiry and all(c.is_expired() for c in certificates.values()):
         raise MetadataInvalid("every signing certificate in the metadata has expired")
 
     sso = {s.get("Binding"): s.get("Location", "") for s in idp.findall("md:SingleSignOnService", NS)}
@@ -150,7 +192,17 @@ def parse_metadata(data: bytes, *, expected_tenant_id: str = "") -> IdpMetadata:
             sorted(certificates.values(), key=lambda c: c.not_after, reverse=True)
         ),
         sha256=hashlib.sha256(stripped).hexdigest(),
+        signed_by=signed_by,
     )
+
+
+def parse_stored_metadata(document: str) -> IdpMetadata:
+    """Re-read a document this site validated and stored earlier.
+
+    No expiry check (see :func:`parse_metadata`) and no signature check: the
+    document was verified when it was stored, and the pins may have moved on.
+    """
+    return parse_metadata(document.encode("utf-8"), check_expiry=False)
 
 
 def etree_name(tag: str) -> str:

@@ -1,7 +1,10 @@
 """Storing the last good metadata of a connection, atomically, in the database.
 
 The database is what every worker on every host already shares, so a refresh
-on one host reaches all of them (see :mod:`thoropass_sso.runtime`).
+on one host reaches all of them (see :mod:`thoropass_sso.runtime`). Only
+documents that passed :func:`~thoropass_sso.metadata.parse.parse_metadata`
+reach :func:`store_metadata`; a failed fetch or an invalid document never
+touches the row, so the last good copy stays in place.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from ..exceptions import MetadataInvalid
 from ..models import Connection
-from .parse import IdpMetadata, SigningCertificate, normalize_document, parse_metadata
+from .parse import IdpMetadata, SigningCertificate, normalize_document, parse_stored_metadata
 
 
 @dataclass(frozen=True)
@@ -27,17 +31,22 @@ class StoreOutcome:
 
 
 def store_metadata(connection_name: str, url: str, data: bytes, metadata: IdpMetadata) -> StoreOutcome:
-    """Replace the stored document of ``connection_name`` with ``data`` (already validated)."""
+    """Replace the stored document of ``connection_name`` with ``data`` (already validated).
+
+    One transaction with the row locked: two hosts refreshing at the same moment
+    serialize, and a crash half-way leaves the previous copy intact.
+    """
     now = timezone.now()
     with transaction.atomic():
         connection, _ = Connection.objects.select_for_update().get_or_create(name=connection_name)
-        previous = (
-            parse_metadata(connection.metadata_xml.encode())
-            if connection.metadata_xml
-            else None
-        )
+        previous: IdpMetadata | None = None
+        if connection.metadata_xml:
+            try:
+                previous = parse_stored_metadata(connection.metadata_xml)
+            except MetadataInvalid:
+                previous = None  # unreadable stored copy: replace it, report as first
         first = previous is None
-        changed = first or previous.sha256 != metadata.sha256
+        changed = first or previous.content_key != metadata.content_key
         old = {c.sha256_fingerprint: c for c in previous.signing_certificates} if previous else {}
         new = {c.sha256_fingerprint: c for c in metadata.signing_certificates}
         connection.metadata_url = url

@@ -170,8 +170,13 @@ class EntraStandIn:
 
     # -- metadata -----------------------------------------------------------
     def metadata_xml(self, *, certificates: Sequence[SigningKeyPair] | None = None,
-                     entity_id: str | None = None) -> bytes:
-        """Federation metadata in Entra's shape, listing every signing certificate."""
+                     entity_id: str | None = None,
+                     signed_by: SigningKeyPair | None = None) -> bytes:
+        """Federation metadata in Entra's shape, listing every signing certificate.
+
+        ``signed_by`` signs the whole EntityDescriptor the way Entra does
+        (enveloped, exclusive c14n, RSA-SHA256, the certificate in KeyInfo).
+        """
         certs = self.signing_keys if certificates is None else certificates
         key_descriptors = "".join(
             '<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#">'
@@ -197,6 +202,8 @@ class EntraStandIn:
             f'<SingleSignOnService Binding="{BINDING_HTTP_POST}" Location="{sso}"/>'
             "</IDPSSODescriptor></EntityDescriptor>"
         )
+        if signed_by is not None:
+            return sign_metadata(document.encode("utf-8"), signed_by)
         return document.encode("utf-8")
 
     # -- the IdP ------------------------------------------------------------
@@ -326,4 +333,30 @@ class EntraStandIn:
         return base64.b64encode(xml).decode("ascii")
 
 
-__all__ = ["AuthnRequestInfo", "EntraStandIn", "EntraUser"]
+def sign_metadata(document: bytes, pair: SigningKeyPair) -> bytes:
+    """Sign an EntityDescriptor (by its ID) with python-xmlsec, as Entra signs its metadata."""
+    import xmlsec
+
+    root = etree.fromstring(document)
+    signature = xmlsec.template.create(
+        root, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
+    )
+    # Entra places the Signature first inside EntityDescriptor.
+    root.insert(0, signature)
+    reference = xmlsec.template.add_reference(
+        signature, xmlsec.constants.TransformSha256, uri=f"#{root.get('ID')}"
+    )
+    xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
+    xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
+    key_info = xmlsec.template.ensure_key_info(signature)
+    xmlsec.template.add_x509_data(key_info)
+    xmlsec.tree.add_ids(root, ["ID"])
+    context = xmlsec.SignatureContext()
+    key = xmlsec.Key.from_memory(pair.key_pem, xmlsec.constants.KeyDataFormatPem, None)
+    key.load_cert_from_memory(pair.cert_pem, xmlsec.constants.KeyDataFormatPem)
+    context.key = key
+    context.sign(signature)
+    return b'<?xml version="1.0" encoding="utf-8"?>' + etree.tostring(root)
+
+
+__all__ = ["AuthnRequestInfo", "EntraStandIn", "EntraUser", "sign_metadata"]

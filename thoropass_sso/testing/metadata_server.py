@@ -16,6 +16,7 @@ class Reply:
     content_type: str = "application/xml"
     delay: float = 0.0
     truncate_after: int | None = None  # declare the full length, send fewer bytes
+    drip_interval: float = 0.0  # send the body one byte at a time, pausing this long between
 
 
 class MetadataServer:
@@ -42,7 +43,15 @@ class MetadataServer:
                 self.end_headers()
                 body = reply.body if reply.truncate_after is None else reply.body[: reply.truncate_after]
                 try:
-                    self.wfile.write(body)
+                    if reply.drip_interval:
+                        # A slow-drip server: every read gets a byte just in time,
+                        # so only a total deadline stops the client.
+                        for index in range(len(body)):
+                            self.wfile.write(body[index : index + 1])
+                            self.wfile.flush()
+                            time.sleep(reply.drip_interval)
+                    else:
+                        self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -71,3 +80,42 @@ class MetadataServer:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class SaturatedListener:
+    """A TCP port whose accept queue is full, so new connections hang in the handshake.
+
+    This is what a firewall that drops packets looks like to a client: connect()
+    neither succeeds nor fails until the client's connect timeout. (Linux drops
+    SYNs to a listener whose queue is full; the queue here is filled and never
+    accepted.)
+    """
+
+    def __init__(self) -> None:
+        import socket
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(0)
+        self._fillers: list[socket.socket] = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            try:
+                filler.connect(self._socket.getsockname())
+            except BlockingIOError:
+                pass
+            self._fillers.append(filler)
+        time.sleep(0.05)  # let the handshakes of the fillers complete
+
+    def url(self, path: str) -> str:
+        host, port = self._socket.getsockname()[:2]
+        return f"http://{host}:{port}{path}"
+
+    def __enter__(self) -> SaturatedListener:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._socket.close()
