@@ -11,7 +11,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-STATE_DIR = BASE_DIR / "var"
+# Optional, for running several copies side by side (the test suite does):
+# where the SQLite file and the stand-in's key live.
+STATE_DIR = Path(os.environ.get("EXAMPLE_STATE_DIR") or BASE_DIR / "var")
+DATABASE_PATH = Path(os.environ.get("EXAMPLE_DB_PATH") or BASE_DIR / "db.sqlite3")
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret-change-me")  # noqa: S105
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -72,7 +75,7 @@ TEMPLATES = [{
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
+        "NAME": DATABASE_PATH,
         # Several workers share one SQLite file: wait for locks instead of failing.
         "OPTIONS": {"timeout": 20},
     }

@@ -1,0 +1,112 @@
+"""The example project's black-box contract, driven over HTTP against real gunicorn workers.
+
+Contract (issue "Sign in with Microsoft Entra ID"): migrate + refresh_entra_metadata from the
+repo root, gunicorn from example_project/, env THOROPASS_SSO_METADATA_URL / THOROPASS_SSO_BASE_URL,
+URLs /saml2/{login,acs,metadata,logout}/ and /whoami/ with a fixed JSON shape.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+import requests
+
+from thoropass_sso.testing import EntraStandIn, EntraUser
+from thoropass_sso.testing.metadata_server import MetadataServer, Reply
+
+from .example_site import example_env, free_port, gunicorn, manage
+
+pytestmark = pytest.mark.slow
+
+WHOAMI_KEYS = {"authenticated", "user_id", "username", "email", "first_name", "last_name", "upn",
+               "tenant_id", "object_id", "groups", "is_staff", "is_superuser"}
+
+
+def field(page: str, name: str) -> str | None:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    return html.unescape(match.group(1)) if match else None
+
+
+def prepare(env) -> None:
+    for command in (("migrate", "--verbosity", "0"), ("refresh_entra_metadata",)):
+        result = manage(env, *command)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stand_in_mode_signs_in_both_ways(tmp_path):
+    port = free_port()
+    env = example_env(tmp_path, port)
+    prepare(env)
+    with gunicorn(env, port) as base:
+        browser = requests.Session()
+        assert browser.get(f"{base}/whoami/").json() == {"authenticated": False}
+        assert browser.get(f"{base}/whoami/").status_code == 401
+
+        # SP-initiated, from a deep link, through the stand-in's sign-in page.
+        page = browser.get(f"{base}/private/")
+        assert "/entra-standin/" in page.url
+        posted = browser.post(page.url.split("?")[0], data={
+            "SAMLRequest": field(page.text, "SAMLRequest"),
+            "RelayState": field(page.text, "RelayState"), "user": "0"})
+        acs = browser.post(f"{base}/saml2/acs/", allow_redirects=False, data={
+            "SAMLResponse": field(posted.text, "SAMLResponse"),
+            "RelayState": field(posted.text, "RelayState") or ""})
+        assert acs.status_code == 302
+        assert acs.headers["Location"] == "/private/"
+        me = browser.get(f"{base}/whoami/").json()
+        assert set(me) == WHOAMI_KEYS
+        assert me["authenticated"] is True
+        assert me["email"] == "adele.vance@contoso.example"
+        assert me["tenant_id"] == "c0ffee00-1d5a-4e3b-9c2d-7a1b2c3d4e5f"
+
+        # IdP-initiated, from the stand-in's My Apps page.
+        other = requests.Session()
+        launched = other.post(f"{base}/entra-standin/myapps/", data={"user": "1"})
+        acs = other.post(f"{base}/saml2/acs/", allow_redirects=False,
+                         data={"SAMLResponse": field(launched.text, "SAMLResponse")})
+        assert acs.status_code == 302
+        assert other.get(f"{base}/whoami/").json()["upn"] == "megan.bowen@contoso.example"
+
+        browser.post(f"{base}/saml2/logout/", headers={"Referer": base},
+                     cookies={"csrftoken": "x" * 32}, data={"csrfmiddlewaretoken": "x" * 32})
+        assert browser.get(f"{base}/whoami/").status_code == 401
+
+
+def test_an_entra_like_metadata_url_signs_in_both_ways(tmp_path):
+    port = free_port()
+    with MetadataServer() as idp_host:
+        entra = EntraStandIn(tmp_path / "idp", base_url=idp_host.base_url)
+        idp_host.set(entra.metadata_path.split("?")[0], Reply(body=entra.metadata_xml()))
+        env = example_env(tmp_path, port, metadata_url=idp_host.url(entra.metadata_path))
+        prepare(env)
+        grace = EntraUser(upn="grace@contoso.example", given_name="Grace", surname="Hopper",
+                          email="grace.hopper@contoso.example")
+        with gunicorn(env, port) as base:
+            acs_url, entity_id = f"{base}/saml2/acs/", f"{base}/saml2/metadata/"
+            assert requests.get(f"{base}/saml2/metadata/").status_code == 200
+
+            browser = requests.Session()
+            login = browser.get(f"{base}/saml2/login/?next=/private/", allow_redirects=False)
+            assert login.status_code == 302
+            assert login.headers["Location"].startswith(entra.sso_url)
+            request = entra.read_authn_request(login.headers["Location"])
+            xml = entra.response_xml(grace, acs_url=acs_url, audience=entity_id,
+                                     in_response_to=request.id)
+            acs = browser.post(acs_url, allow_redirects=False, data={
+                "SAMLResponse": entra.post_binding_value(xml), "RelayState": request.relay_state})
+            assert acs.status_code == 302, acs.text
+            assert acs.headers["Location"] == "/private/"
+            me = browser.get(f"{base}/whoami/").json()
+            assert (me["email"], me["first_name"], me["last_name"]) == (
+                "grace.hopper@contoso.example", "Grace", "Hopper")
+            assert (me["tenant_id"], me["object_id"], me["upn"]) == (
+                entra.tenant_id, grace.object_id, grace.upn)
+
+            tile = requests.Session()
+            xml = entra.response_xml(grace, acs_url=acs_url, audience=entity_id)
+            acs = tile.post(acs_url, allow_redirects=False,
+                            data={"SAMLResponse": entra.post_binding_value(xml)})
+            assert acs.status_code == 302
+            assert tile.get(f"{base}/whoami/").json()["user_id"] == me["user_id"]

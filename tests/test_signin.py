@@ -1,0 +1,232 @@
+"""Sign-in through the real SAML path: SP- and IdP-initiated, Entra's signing options, users."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+
+from thoropass_sso.claims import CLAIM_TENANT_ID
+from thoropass_sso.models import EntraIdentity
+from thoropass_sso.testing import EntraUser
+from thoropass_sso.testing.flows import idp_initiated, post_response, sign_in, start_login
+
+from .conftest import ACS_URL, SP_ENTITY_ID
+
+pytestmark = pytest.mark.django_db
+
+
+def whoami(client) -> User | None:
+    user = client.get("/home/").wsgi_request.user
+    return user if user.is_authenticated else None
+
+
+def test_sp_initiated_returns_to_the_deep_link_and_creates_the_user(client, entra, ada, stored_metadata):
+    response = sign_in(client, entra, ada, next_path="/deep/link/?tab=2")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/deep/link/?tab=2"
+    user = whoami(client)
+    assert user is not None
+    assert (user.email, user.first_name, user.last_name) == (
+        "ada.lovelace@contoso.example", "Ada", "Lovelace")
+    assert not user.has_usable_password()
+    identity = EntraIdentity.objects.get(user=user)
+    assert (identity.tenant_id, identity.object_id, identity.upn) == (
+        entra.tenant_id, ada.object_id, ada.upn)
+    assert identity.last_sign_in is not None
+
+
+def test_sp_initiated_without_next_goes_to_login_redirect_url(client, entra, ada, stored_metadata):
+    response = sign_in(client, entra, ada)
+    assert response["Location"] == "/home/"
+
+
+@pytest.mark.parametrize(
+    ("sign_assertion", "sign_response"),
+    [(True, False), (False, True), (True, True)],
+    ids=["entra-default-assertion-signed", "sign-response", "sign-both"],
+)
+def test_every_entra_signing_option_signs_in(client, entra, ada, stored_metadata,
+                                             sign_assertion, sign_response):
+    response = sign_in(client, entra, ada, sign_assertion=sign_assertion, sign_response=sign_response)
+    assert response.status_code == 302
+    assert whoami(client).email == ada.email
+
+
+def test_idp_initiated_honours_a_relative_relay_state(client, entra, ada, stored_metadata):
+    response = idp_initiated(client, entra, ada, acs_url=ACS_URL, audience=SP_ENTITY_ID,
+                             relay_state="/deep/link/")
+    assert response.status_code == 302
+    assert response["Location"] == "/deep/link/"
+    assert whoami(client).email == ada.email
+
+
+@pytest.mark.parametrize("relay_state", [None, "", "https://evil.example/", "//evil.example/x"])
+def test_idp_initiated_ignores_missing_or_foreign_relay_state(client, entra, ada, stored_metadata,
+                                                              relay_state):
+    response = idp_initiated(client, entra, ada, acs_url=ACS_URL, audience=SP_ENTITY_ID,
+                             relay_state=relay_state)
+    assert response.status_code == 302
+    assert response["Location"] == "/home/"
+
+
+def test_authn_request_is_shaped_the_way_entra_accepts(client, entra, stored_metadata):
+    response, request = start_login(client, "/deep/link/", entra)
+    assert response["Location"].startswith(f"{entra.sso_url}?")
+    assert not request.id[0].isdigit()
+    assert request.issuer == SP_ENTITY_ID
+    assert request.acs_url == ACS_URL
+    assert request.relay_state == "/deep/link/"
+    xml = request.xml.decode()
+    assert "RequestedAuthnContext" not in xml
+    assert "Subject" not in xml
+    assert 'Destination="' + entra.sso_url + '"' in xml
+
+
+def test_login_hint_is_passed_to_entra(client, stored_metadata):
+    response = client.get("/saml2/login/?login_hint=ada%40contoso.example")
+    assert "login_hint=ada%40contoso.example" in response["Location"]
+
+
+def test_signed_in_user_visiting_login_goes_straight_to_next(client, entra, ada, stored_metadata):
+    sign_in(client, entra, ada)
+    response = client.get("/saml2/login/?next=/deep/link/")
+    assert response.status_code == 302
+    assert response["Location"] == "/deep/link/"
+
+
+def test_fields_follow_entra_and_the_account_survives_upn_and_email_changes(
+        client, entra, ada, stored_metadata):
+    sign_in(client, entra, ada)
+    first = whoami(client)
+    client.logout()
+    renamed = EntraUser(upn="ada.king@contoso.example", given_name="Ada", surname="King",
+                        email="ada.king@contoso.example", object_id=ada.object_id)
+
+    sign_in(client, entra, renamed)
+
+    again = whoami(client)
+    assert again.pk == first.pk
+    assert (again.email, again.last_name) == ("ada.king@contoso.example", "King")
+    assert again.username == first.username  # display only; never re-keyed
+    assert EntraIdentity.objects.get().upn == "ada.king@contoso.example"
+    assert get_user_model().objects.count() == 1
+
+
+def test_an_existing_account_with_the_same_email_or_username_is_not_taken_over(
+        client, entra, ada, stored_metadata):
+    victim = get_user_model().objects.create_user(
+        username=ada.upn, email=ada.email, password="correct horse battery staple")
+
+    sign_in(client, entra, ada)
+
+    user = whoami(client)
+    assert user.pk != victim.pk
+    assert user.username != victim.username
+    victim.refresh_from_db()
+    assert victim.check_password("correct horse battery staple")
+    assert not EntraIdentity.objects.filter(user=victim).exists()
+
+
+def test_a_reused_upn_with_a_new_object_id_is_a_new_person(client, entra, ada, stored_metadata):
+    sign_in(client, entra, ada)
+    first = whoami(client)
+    client.logout()
+    newcomer = EntraUser(upn=ada.upn, email=ada.email, given_name="Another", surname="Ada")
+
+    sign_in(client, entra, newcomer)
+
+    assert whoami(client).pk != first.pk
+    assert EntraIdentity.objects.count() == 2
+
+
+def test_create_users_off_refuses_unknown_identities_and_keeps_known_ones(
+        client, entra, ada, stored_metadata, settings, caplog):
+    sign_in(client, entra, ada)
+    client.logout()
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "CREATE_USERS": False}
+
+    stranger = EntraUser(upn="mallory@contoso.example", email="mallory@contoso.example")
+    with caplog.at_level(logging.WARNING, logger="thoropass_sso"):
+        refused = sign_in(client, entra, stranger)
+    assert refused.status_code == 403
+    assert "reason=unknown_user" in caplog.text
+    assert get_user_model().objects.count() == 1
+
+    assert sign_in(client, entra, ada).status_code == 302
+
+
+def test_an_inactive_user_is_refused(client, entra, ada, stored_metadata):
+    sign_in(client, entra, ada)
+    user = whoami(client)
+    client.logout()
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+
+    response = sign_in(client, entra, ada)
+
+    assert response.status_code == 403
+    assert whoami(client) is None
+
+
+def test_another_tenants_tenantid_claim_is_refused(client, entra, stored_metadata):
+    intruder = EntraUser(upn="eve@fabrikam.example",
+                         extra_claims={CLAIM_TENANT_ID: ["9188040d-6c67-4c5b-b112-36a304b66dad"]})
+    response = sign_in(client, entra, intruder)
+    assert response.status_code == 403
+    assert b"wrong_tenant" in response.content
+    assert not get_user_model().objects.exists()
+
+
+def test_a_response_from_another_tenant_is_refused(client, entra, ada, stored_metadata, tmp_path):
+    from thoropass_sso.testing import EntraStandIn
+
+    other = EntraStandIn(tmp_path)
+    _, request = start_login(client, None, entra)
+    xml = other.response_xml(ada, acs_url=ACS_URL, audience=SP_ENTITY_ID, in_response_to=request.id)
+    response = post_response(client, other.post_binding_value(xml))
+    assert response.status_code == 403
+    assert b"wrong_issuer" in response.content
+    assert not get_user_model().objects.exists()
+
+
+def test_without_stored_metadata_sign_in_names_the_command(client, sso_settings, caplog):
+    with caplog.at_level(logging.WARNING, logger="thoropass_sso"):
+        response = client.get("/saml2/login/")
+    assert response.status_code == 503
+    assert b"refresh_entra_metadata" in response.content
+    assert "reason=metadata_not_stored" in caplog.text
+
+    response = client.post("/saml2/acs/", {"SAMLResponse": "PHg+"})
+    assert response.status_code == 503
+
+
+def test_rejection_page_has_a_reference_that_matches_the_log(client, stored_metadata, caplog):
+    with caplog.at_level(logging.WARNING, logger="thoropass_sso"):
+        response = client.post("/saml2/acs/", {"SAMLResponse": "not base64 at all!"})
+    assert response.status_code == 400
+    reference = response.content.decode().split('class="reference"')[1].split(">")[1].split("<")[0]
+    assert len(reference) == 8
+    assert f"reference={reference}" in caplog.text
+
+
+def test_acs_answers_get_with_405(client, stored_metadata):
+    assert client.get("/saml2/acs/").status_code == 405
+
+
+def test_logout_ends_the_session(client, entra, ada, stored_metadata):
+    sign_in(client, entra, ada)
+    response = client.post("/saml2/logout/")
+    assert response.status_code == 302
+    assert whoami(client) is None
+
+
+def test_sp_metadata_describes_this_site(client, sso_settings):
+    response = client.get("/saml2/metadata/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'entityID="{SP_ENTITY_ID}"' in body
+    assert f'Location="{ACS_URL}"' in body
+    assert 'WantAssertionsSigned="true"' in body
