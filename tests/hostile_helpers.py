@@ -216,6 +216,22 @@ class Hostile:
         return refused
 
 
+    def attack_unsolicited(self, reason: Reason, *, mutate: Tamper, relay_state: str | None = None,
+                           **options: Any) -> HttpResponse:
+        """Like :meth:`attack` for IdP-initiated responses (no InResponseTo, no cookie)."""
+        attack_xml = self.unsolicited(mutate=mutate, **options)
+        refused = self.expect_rejected(reason, lambda: self.post(Client(), attack_xml, relay_state))
+        before = db_snapshot()
+        self.expect_signed_in(self.post(Client(), self.unsolicited(**options), relay_state))
+        assert db_snapshot() != before
+        return refused
+
+
+def override_sso(settings: Any, **overrides: Any) -> None:
+    """Change THOROPASS_SSO keys for one test (setting_changed drops the cached runtime)."""
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, **overrides}
+
+
 @pytest.fixture
 def hostile(entra: EntraStandIn, ada: EntraUser, stored_metadata: None, caplog: pytest.LogCaptureFixture,
             db: None) -> Iterator[Hostile]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,13 +23,14 @@ from datetime import datetime, timedelta
 import xmlsec
 from lxml import etree
 
-from ..claims import EntraClaims
+from ..claims import CLAIM_OBJECT_ID, CLAIM_TENANT_ID, EntraClaims
 from ..exceptions import SignInRejected
 from ..reasons import Reason
 from .signature import SignatureProblem, check_signature_shape, verify_signature
 from .timestamps import parse_instant
 from .xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
 
+_GUID_RE = re.compile(r"^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$")
 SAMLP = NS["samlp"]
 SAML = NS["saml"]
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
@@ -97,6 +99,26 @@ def _instant(element: etree._Element, attribute: str, *, required: bool) -> date
         raise _reject(Reason.MALFORMED, f"{etree.QName(element).localname}@{attribute} invalid") from None
 
 
+def _at_most_one(parent: etree._Element, path: str, what: str) -> etree._Element | None:
+    """The only ``path`` child of ``parent``, or None; two are refused.
+
+    The schema allows one Issuer, Subject, NameID, Conditions; Entra sends one
+    AuthnStatement. Reading "the first" of two would let a second, unchecked
+    copy (a foreign audience, another issuer) ride along unnoticed, so a
+    duplicate is refused rather than silently ignored.
+    """
+    found = parent.findall(path, NS)
+    if len(found) > 1:
+        raise _reject(Reason.MALFORMED, f"{len(found)} {what} elements")
+    return found[0] if found else None
+
+
+def _single_value(attributes: dict[str, list[str]], claim: str, what: str) -> None:
+    """A key claim must carry one value: with two, "the first" is an arbitrary choice."""
+    if len(attributes.get(claim, [])) > 1:
+        raise _reject(Reason.MALFORMED, f"{what} claim has several values")
+
+
 class ResponseVerifier:
     """Verifies SAMLResponse values against one connection's expectations."""
 
@@ -147,7 +169,7 @@ class ResponseVerifier:
         direct = root.findall("saml:Assertion", NS)
         if len(assertions) != 1 or len(direct) != 1:
             raise _reject(Reason.ASSERTION_COUNT, f"{len(assertions)} assertions")
-        issuer = root.find("saml:Issuer", NS)
+        issuer = _at_most_one(root, "saml:Issuer", "Response Issuer")
         if issuer is not None and text_of(issuer) != self.expect.issuer:
             raise _reject(Reason.WRONG_ISSUER, "Response Issuer is not the tenant's")
 
@@ -188,7 +210,7 @@ class ResponseVerifier:
         assertion_id = assertion.get("ID") or ""
         if not assertion_id:
             raise _reject(Reason.MALFORMED, "Assertion has no ID")
-        if text_of(assertion.find("saml:Issuer", NS)) != expect.issuer:
+        if text_of(_at_most_one(assertion, "saml:Issuer", "Assertion Issuer")) != expect.issuer:
             raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the tenant's")
 
         issue_instant = _instant(assertion, "IssueInstant", required=True)
@@ -199,8 +221,8 @@ class ResponseVerifier:
                 raise _reject(Reason.STALE, "IssueInstant too old")
 
         # Subject: a non-empty NameID and one bearer confirmation addressed to us.
-        subject = assertion.find("saml:Subject", NS)
-        name_id_element = subject.find("saml:NameID", NS) if subject is not None else None
+        subject = _at_most_one(assertion, "saml:Subject", "Subject")
+        name_id_element = _at_most_one(subject, "saml:NameID", "NameID") if subject is not None else None
         name_id = text_of(name_id_element)
         if not name_id:
             raise _reject(Reason.MISSING_NAME_ID, "NameID missing or empty")
@@ -228,7 +250,7 @@ class ResponseVerifier:
             raise _reject(Reason.UNKNOWN_REQUEST, "Response and assertion InResponseTo differ")
 
         # Conditions: validity window and every audience restriction naming us.
-        conditions = assertion.find("saml:Conditions", NS)
+        conditions = _at_most_one(assertion, "saml:Conditions", "Conditions")
         if conditions is None:
             raise _reject(Reason.WRONG_AUDIENCE, "no Conditions")
         not_before = _instant(conditions, "NotBefore", required=False)
@@ -246,15 +268,18 @@ class ResponseVerifier:
             if not audiences & accepted:
                 raise _reject(Reason.WRONG_AUDIENCE, "an AudienceRestriction excludes this site")
 
-        if assertion.find("saml:AuthnStatement", NS) is None:
+        authn_statement = _at_most_one(assertion, "saml:AuthnStatement", "AuthnStatement")
+        if authn_statement is None:
             raise _reject(Reason.MALFORMED, "no AuthnStatement")
-        session_index = assertion.find("saml:AuthnStatement", NS).get("SessionIndex", "")
+        session_index = authn_statement.get("SessionIndex", "")
 
         attributes: dict[str, list[str]] = {}
         for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
             name = attribute.get("Name", "")
             values = [text_of(v) for v in attribute.findall("saml:AttributeValue", NS)]
             attributes.setdefault(name, []).extend(values)
+        _single_value(attributes, CLAIM_TENANT_ID, "tenantid")
+        _single_value(attributes, CLAIM_OBJECT_ID, "objectidentifier")
         claims = EntraClaims.from_attributes(
             attributes,
             name_id=name_id,
@@ -265,6 +290,10 @@ class ResponseVerifier:
             raise _reject(Reason.MISSING_CLAIM, "tenantid or objectidentifier claim missing")
         if claims.tenant_id != expect.tenant_id:
             raise _reject(Reason.WRONG_TENANT, "tenantid claim is not the configured tenant")
+        if not _GUID_RE.match(claims.object_id):
+            # The object id is the user key, stored in a 36-character column:
+            # anything but a GUID is not from Entra and must not reach the database.
+            raise _reject(Reason.MALFORMED, "objectidentifier claim is not a GUID")
 
         expires = min(t for t in (confirmation_expiry, not_on_or_after) if t is not None)
         return VerifiedAssertion(
