@@ -32,5 +32,5 @@ def get_demo_standin() -> EntraStandIn:
         settings.STANDIN_STATE_DIR,
         tenant_id=settings.STANDIN_TENANT_ID,
         app_id=settings.STANDIN_APP_ID,
-        base_url=f"{get_settings().base_url}/entra-standin",
+        base_url=settings.STANDIN_BASE_URL or f"{get_settings().base_url}/entra-standin",
     )

@@ -28,6 +28,9 @@ STANDIN_TENANT_ID = "c0ffee00-1d5a-4e3b-9c2d-7a1b2c3d4e5f"
 STANDIN_APP_ID = "d3a0a99e-0000-4000-8000-000000000001"
 STANDIN_STATE_DIR = STATE_DIR / "entra-standin"
 STANDIN_METADATA_FILE = STANDIN_STATE_DIR / "federationmetadata.xml"
+# Optional: serve the stand-in's pages under another origin (e.g. http://127.0.0.1:8000/entra-standin
+# while the site is http://localhost:8000) so the POST back to the ACS is cross-site, as with Entra.
+STANDIN_BASE_URL = os.environ.get("EXAMPLE_STANDIN_BASE_URL", "").rstrip("/")
 
 ALLOWED_HOSTS = sorted({"localhost", "127.0.0.1", "[::1]", urlsplit(SITE_BASE_URL).hostname or ""} - {""})
 

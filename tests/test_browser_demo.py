@@ -1,0 +1,115 @@
+"""The newcomer demo in a real browser: headless Debian Chromium driven by Playwright.
+
+The site is http://localhost:<port>; the Entra stand-in's pages are served from
+http://127.0.0.1:<port>, another site, so the stand-in's POST back to the ACS is
+cross-site exactly as Entra's is. Django's session cookie keeps its defaults
+(SameSite=Lax). This is the class of failure only a real browser shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .example_site import example_env, free_port, gunicorn, manage
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    # `./dev test` installs Debian's chromium; in CI a missing browser is a failure, not a skip.
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+                       reason="Debian's chromium is not installed (./dev test installs it)"),
+]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser-demo")
+    port = free_port()
+    env = example_env(tmp, port)
+    env["THOROPASS_SSO_BASE_URL"] = f"http://localhost:{port}"
+    env["EXAMPLE_STANDIN_BASE_URL"] = f"http://127.0.0.1:{port}/entra-standin"
+    for command in (("migrate", "--verbosity", "0"), ("refresh_entra_metadata",)):
+        result = manage(env, *command)
+        assert result.returncode == 0, result.stdout + result.stderr
+    with gunicorn(env, port) as _:
+        yield f"http://localhost:{port}", f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_sp_initiated_deep_link_then_sign_out(browser, demo_site):
+    site, idp = demo_site
+    context = browser.new_context()
+    page = context.new_page()
+
+    page.goto(f"{site}/")
+    shot(page, "01-home-signed-out")
+    page.goto(f"{site}/private/")
+    page.wait_for_url(f"{idp}/entra-standin/**")
+    shot(page, "02-standin-pick-account")
+    page.click('button[data-upn="adele.vance@contoso.example"]')
+
+    page.wait_for_url(f"{site}/private/")
+    assert page.inner_text("#private") == "A private page"
+    session_cookie = next(c for c in context.cookies() if c["name"] == "sessionid")
+    assert session_cookie["sameSite"] == "Lax"
+    page.goto(f"{site}/")
+    assert "Adele Vance" in page.inner_text("#signed-in")
+    shot(page, "03-home-signed-in-with-claims")
+
+    page.click("#sign-out")
+    page.wait_for_url(f"{site}/")
+    assert page.locator("#sign-in").is_visible()
+    response = page.goto(f"{site}/whoami/")
+    assert response.status == 401
+    context.close()
+
+
+def test_idp_initiated_from_my_apps(browser, demo_site):
+    site, idp = demo_site
+    context = browser.new_context()
+    page = context.new_page()
+
+    page.goto(f"{idp}/entra-standin/myapps/")
+    shot(page, "04-standin-my-apps")
+    page.click('button[data-upn="megan.bowen@contoso.example"]')
+
+    page.wait_for_url(f"{site}/")
+    assert "Megan Bowen" in page.inner_text("#signed-in")
+    me = page.goto(f"{site}/whoami/").json()
+    assert me["upn"] == "megan.bowen@contoso.example"
+    context.close()
+
+
+def test_the_sign_in_button_on_the_home_page(browser, demo_site):
+    site, idp = demo_site
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{site}/")
+    page.click("#sign-in")
+    page.wait_for_url(f"{idp}/entra-standin/**")
+    page.click('button[data-upn="megan.bowen@contoso.example"]')
+    page.wait_for_url(f"{site}/")
+    assert "Megan Bowen" in page.inner_text("#signed-in")
+    context.close()
