@@ -1,0 +1,96 @@
+"""pytest fixtures for sites that use thoropass_sso: sign users in through the real SAML path.
+
+Enable in your ``conftest.py``::
+
+    pytest_plugins = ["thoropass_sso.testing.pytest_plugin"]
+
+then::
+
+    def test_reports(client, entra_sso):
+        response = entra_sso.sign_in(client, upn="ada@contoso.example", groups=["<group id>"],
+                                     next_path="/reports/")
+        assert response["Location"] == "/reports/"
+
+``entra_sso`` points ``THOROPASS_SSO`` at an Entra stand-in (keeping your other keys, such as
+ADAPTER or group mappings), serves its metadata from a real local HTTP server and stores it with
+the real ``refresh_entra_metadata`` command. Responses are really signed and really verified;
+nothing is mocked, so your tests exercise the same checks as production.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.core.management import call_command
+from django.test import Client
+
+from ..conf import SETTING_NAME
+from ..runtime import forget_runtime
+from .entra import EntraStandIn, EntraUser
+from .flows import idp_initiated, sign_in
+from .metadata_server import MetadataServer, Reply
+
+TEST_BASE_URL = "http://testserver"
+
+
+@dataclass
+class EntraSSO:
+    """The stand-in tenant wired to the site under test."""
+
+    standin: EntraStandIn
+    base_url: str = TEST_BASE_URL
+
+    @property
+    def acs_url(self) -> str:
+        return f"{self.base_url}/saml2/acs/"
+
+    @property
+    def entity_id(self) -> str:
+        return f"{self.base_url}/saml2/metadata/"
+
+    def user(self, upn: str = "ada@contoso.example", **fields: Any) -> EntraUser:
+        """An Entra user; any ``EntraUser`` field (groups, roles, email, object_id...) may be given."""
+        return EntraUser(upn=upn, **fields)
+
+    def sign_in(self, client: Client, user: EntraUser | None = None, *,
+                next_path: str | None = None, **fields: Any):
+        """SP-initiated sign-in; returns the ACS response (302 to ``next_path`` on success)."""
+        return sign_in(client, self.standin, user or self.user(**fields), next_path=next_path)
+
+    def launch(self, client: Client, user: EntraUser | None = None, *,
+               relay_state: str | None = None, **fields: Any):
+        """IdP-initiated sign-in, as from the My Apps tile."""
+        return idp_initiated(client, self.standin, user or self.user(**fields),
+                             acs_url=self.acs_url, audience=self.entity_id, relay_state=relay_state)
+
+
+@pytest.fixture(scope="session")
+def entra_standin(tmp_path_factory) -> EntraStandIn:
+    return EntraStandIn(tmp_path_factory.mktemp("entra-standin"))
+
+
+@pytest.fixture(scope="session")
+def entra_metadata_server() -> Iterator[MetadataServer]:
+    with MetadataServer() as server:
+        yield server
+
+
+@pytest.fixture
+def entra_sso(settings, db, entra_standin, entra_metadata_server) -> Iterator[EntraSSO]:
+    path = entra_standin.metadata_path
+    entra_metadata_server.set(path.split("?")[0], Reply(body=entra_standin.metadata_xml()))
+    current = dict(getattr(settings, SETTING_NAME, {}) or {})
+    for key in ("TENANT_ID", "APP_ID", "SP_ENTITY_ID"):
+        current.pop(key, None)
+    current.update({"BASE_URL": TEST_BASE_URL, "METADATA_URL": entra_metadata_server.url(path)})
+    setattr(settings, SETTING_NAME, current)
+    forget_runtime()
+    call_command("refresh_entra_metadata", stdout=io.StringIO())
+    yield EntraSSO(entra_standin)
+    forget_runtime()
+    caches[current.get("REPLAY_CACHE", "default")].clear()
