@@ -1,0 +1,322 @@
+"""``python -m benchmarks``: stock djangosaml2 vs thoropass_sso vs a no-op POST, side by side.
+
+One run, one machine. For each site (stock first, then ours), in order:
+1. a fresh SQLite database, migrated (ours: metadata stored by ``refresh_entra_metadata``);
+2. in-process: a WSGI call loop times each sign-in (one fresh, really-signed
+   IdP-initiated response each, generated before the timer starts) and a no-op POST;
+3. gunicorn with N workers on 127.0.0.1: a bounded load generator posts a fixed
+   number of fresh responses at fixed concurrency and counts sign-ins per second;
+4. ours only: resident memory of one process over many sign-ins.
+Then a table and the ratios against the targets of issue 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thoropass_sso.testing import make_signing_key_pair
+
+from .inprocess import form_body
+from .load import post_all
+from .responses import ResponseFactory, standin_for
+
+REPO = Path(__file__).resolve().parent.parent
+SITES = {"stock": "stock djangosaml2 ACS", "ours": "thoropass_sso ACS"}
+
+FULL = {"stock_signins": 60, "ours_signins": 600, "noop": 1000, "stock_load": 200,
+        "ours_load": 2000, "noop_load": 2000, "rss_signins": 10_000}
+QUICK = {"stock_signins": 15, "ours_signins": 150, "noop": 300, "stock_load": 40,
+         "ours_load": 400, "noop_load": 400, "rss_signins": 1_000}
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def p90(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=10, method="inclusive")[8]
+
+
+def machine() -> dict[str, str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor() or "unknown")
+    return {"nproc": str(os.cpu_count()), "cpu": cpu,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@dataclass
+class Site:
+    name: str
+    directory: Path
+    port: int = field(default_factory=free_port)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "BENCH_"))}
+        env.update({"BENCH_DIR": str(self.directory), "BENCH_BASE_URL": self.base_url,
+                    "BENCH_SITE": self.name,
+                    "DJANGO_SETTINGS_MODULE": f"benchmarks.sites.{self.name}",
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                                os.environ.get("PYTHONPATH")]))})
+        return env
+
+    def run(self, *args: str, stdin=None, timeout: float = 900) -> str:
+        done = subprocess.run([sys.executable, *args], cwd=REPO, env=self.env, stdin=stdin,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise SystemExit(
+                f"{' '.join(args[:3])} failed ({self.name}):\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def prepare(self) -> None:
+        self.run("-m", "django", "migrate", "--verbosity", "0")
+        if self.name == "ours":
+            self.run("-m", "django", "createcachetable")
+            self.run("-m", "django", "refresh_entra_metadata")
+
+    def factory(self) -> ResponseFactory:
+        return ResponseFactory(standin_for(self.directory), acs_url=f"{self.base_url}/saml2/acs/",
+                               audience=f"{self.base_url}/saml2/metadata/")
+
+    @contextmanager
+    def gunicorn(self, workers: int):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "benchmarks.wsgi:application", "--bind",
+             f"127.0.0.1:{self.port}", "--workers", str(workers), "--timeout", "120",
+             "--log-level", "warning"],
+            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=2):
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(f"gunicorn ({self.name}) did not start:\n"
+                                         f"{process.stderr.read() if process.stderr else ''}"
+                                         ) from None
+                    time.sleep(0.2)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def gunicorn_workers_hwm_kb(master_pid: int) -> list[int]:
+    """Peak resident set (VmHWM) of each worker of a gunicorn master."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    peaks = []
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]))
+    return peaks
+
+
+def bench_site(site: Site, opts: argparse.Namespace) -> dict:
+    say(f"{site.name}: preparing a fresh database")
+    site.prepare()
+    factory = site.factory()
+    signins = opts.stock_signins if site.name == "stock" else opts.ours_signins
+    warmup = 5
+    say(f"{site.name}: generating {signins + warmup} signed responses (in-process run)")
+    responses = factory.write(site.directory / f"{site.name}-inprocess.txt", signins + warmup)
+    say(f"{site.name}: in-process, {signins} sign-ins and {opts.noop} no-op POSTs")
+    inproc = json.loads(site.run("-m", "benchmarks.inprocess", "time", "--responses",
+                                 str(responses), "--noop", str(opts.noop), "--warmup", str(warmup)))
+    if inproc["failures"]:
+        raise SystemExit(f"{site.name}: {inproc['failures']} in-process sign-ins failed")
+
+    load_count = opts.stock_load if site.name == "stock" else opts.ours_load
+    load_warmup = 4 * opts.workers
+    say(f"{site.name}: generating {load_count + load_warmup} signed responses (gunicorn run)")
+    bodies = [form_body(factory.post_value()) for _ in range(load_count + load_warmup)]
+    say(f"{site.name}: gunicorn, {opts.workers} workers, {load_count} sign-ins and "
+        f"{opts.noop_load} no-op POSTs at concurrency {opts.concurrency}")
+    with site.gunicorn(opts.workers) as server:
+        warm = post_all(site.base_url, "/saml2/acs/", bodies[:load_warmup],
+                        concurrency=opts.concurrency)
+        if warm.ok != load_warmup:
+            raise SystemExit(f"{site.name}: warm-up sign-ins failed: {warm.errors}")
+        acs_load = post_all(site.base_url, "/saml2/acs/", bodies[load_warmup:],
+                            concurrency=opts.concurrency, deadline_s=opts.deadline)
+        noop_load = post_all(site.base_url, "/noop/", [bodies[0]] * opts.noop_load,
+                             concurrency=opts.concurrency, deadline_s=opts.deadline)
+        floor_load = post_all(site.base_url, "/login-floor/", [bodies[0]] * opts.noop_load,
+                              concurrency=opts.concurrency, deadline_s=opts.deadline)
+        workers_hwm = gunicorn_workers_hwm_kb(server.pid)
+    result = {"inprocess": inproc, "acs_load": acs_load.__dict__, "noop_load": noop_load.__dict__,
+              "floor_load": floor_load.__dict__,
+              "workers_hwm_kb": workers_hwm}
+    if site.name == "ours" and opts.rss_signins:
+        result["rss"] = rss_run(site, opts.rss_signins)
+    return result
+
+
+def rss_run(site: Site, count: int) -> dict:
+    warmup = 200
+    say(f"{site.name}: memory, {count} sign-ins in one process (responses streamed in fresh)")
+    generator = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.responses", str(site.directory), str(warmup + count),
+         f"{site.base_url}/saml2/acs/", f"{site.base_url}/saml2/metadata/"],
+        cwd=REPO, env=site.env, stdout=subprocess.PIPE)
+    try:
+        rss = json.loads(site.run("-m", "benchmarks.inprocess", "rss", "--count", str(count),
+                                  "--warmup", str(warmup), stdin=generator.stdout))
+    finally:
+        generator.stdout.close()
+        generator.terminate()
+        generator.wait(timeout=15)
+    if rss["failures"]:
+        raise SystemExit(f"{site.name}: {rss['failures']} sign-ins failed in the memory run")
+    return rss
+
+
+def report(results: dict, opts: argparse.Namespace, started: dict) -> tuple[str, bool]:
+    rows = []
+
+    def row(label: str, inproc_ms: list[float], load: dict) -> None:
+        rows.append((label, median(inproc_ms), p90(inproc_ms), len(inproc_ms),
+                     load["ok"] / load["wall_s"] if load["wall_s"] else 0.0,
+                     median(load["latencies_ms"]), p90(load["latencies_ms"]), load["ok"],
+                     sum(load["errors"].values())))
+
+    for name, label in SITES.items():
+        row(label, results[name]["inprocess"]["acs_ms"], results[name]["acs_load"])
+    row("no-op POST, stock's middleware", results["stock"]["inprocess"]["noop_ms"],
+        results["stock"]["noop_load"])
+    row("no-op POST, ours' middleware", results["ours"]["inprocess"]["noop_ms"],
+        results["ours"]["noop_load"])
+    row("Django login only, stock's site", results["stock"]["inprocess"]["floor_ms"],
+        results["stock"]["floor_load"])
+    row("Django login only, ours' site", results["ours"]["inprocess"]["floor_ms"],
+        results["ours"]["floor_load"])
+
+    server = f"gunicorn {opts.workers} workers, concurrency {opts.concurrency}"
+    lines = [
+        f"machine: {started['machine']['nproc']} CPUs, {started['machine']['cpu']}, "
+        f"Python {started['machine']['python']}",
+        f"load average at start {started['loadavg']}, at end {loadavg()}",
+        "",
+        f"{'':32} {'in-process (ms)':>26} | {server:>46}",
+        f"{'':32} {'median':>8} {'p90':>8} {'n':>8} | {'req/s':>9} {'median ms':>10} "
+        f"{'p90 ms':>8} {'ok':>7} {'errors':>7}",
+    ]
+    for label, med, nine, n, rps, lmed, l90, ok, errors in rows:
+        lines.append(f"{label:32} {med:8.2f} {nine:8.2f} {n:8d} | {rps:9.1f} {lmed:10.1f} "
+                     f"{l90:8.1f} {ok:7d} {errors:7d}")
+    stock, ours = results["stock"], results["ours"]
+    throughput = (ours["acs_load"]["ok"] / ours["acs_load"]["wall_s"]) / (
+        stock["acs_load"]["ok"] / stock["acs_load"]["wall_s"])
+    speedup = median(stock["inprocess"]["acs_ms"]) / median(ours["inprocess"]["acs_ms"])
+    overhead = median(ours["inprocess"]["acs_ms"]) / median(ours["inprocess"]["noop_ms"])
+    over_floor = median(ours["inprocess"]["acs_ms"]) / median(ours["inprocess"]["floor_ms"])
+    stock_over_floor = median(stock["inprocess"]["acs_ms"]) / median(stock["inprocess"]["floor_ms"])
+    checks = [
+        (f"sign-ins/s, ours / stock (gunicorn):        {throughput:6.1f}x",
+         "target >= 10x, goal 20x", throughput >= 10),
+        (f"in-process median, stock / ours:            {speedup:6.1f}x", "(for reference)", None),
+        (f"ours' ACS median / no-op POST median:       {overhead:6.1f}x", "target <= 5x",
+         overhead <= 5),
+        (f"ours' ACS median / Django login-only median: {over_floor:5.1f}x",
+         f"(stock: {stock_over_floor:.1f}x)", None),
+    ]
+    if "rss" in ours:
+        rss = ours["rss"]
+        growth_mb = (rss["after_hwm_kb"] - rss["before_rss_kb"]) / 1024
+        checks.append((f"peak RSS growth over {rss['sign_ins']:,} sign-ins:  {growth_mb:6.1f} MB",
+                       f"target < 10 MB (peak {rss['after_hwm_kb'] / 1024:.0f} MB)",
+                       growth_mb < 10))
+    hwm = ", ".join(f"{kb / 1024:.0f}" for kb in ours["workers_hwm_kb"])
+    stock_hwm = ", ".join(f"{kb / 1024:.0f}" for kb in stock["workers_hwm_kb"])
+    lines += ["", *(f"{text}  {note}  {'' if ok is None else ('MET' if ok else 'NOT MET')}".rstrip()
+                    for text, note, ok in checks),
+              f"gunicorn worker peak RSS after the run (MB): ours {hwm}; stock {stock_hwm}"]
+    return "\n".join(lines), all(ok is not False for _, _, ok in checks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small counts (about a minute)")
+    for name, default in FULL.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None,
+                            help=f"default {default} (quick: {QUICK[name]})")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="load generator threads (default 4)")
+    parser.add_argument("--deadline", type=float, default=240.0,
+                        help="seconds after which a load phase stops sending (default 240)")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    opts = parser.parse_args(argv)
+    counts = QUICK if opts.quick else FULL
+    for name, default in counts.items():
+        if getattr(opts, name) is None:
+            setattr(opts, name, default)
+
+    started = {"machine": machine(), "loadavg": loadavg(), "time": time.time()}
+    directory = Path(tempfile.mkdtemp(prefix="thoropass-bench-"))
+    try:
+        make_signing_key_pair().write(directory, "idp")
+        make_signing_key_pair().write(directory, "sp")
+        (directory / "tenant_id").write_text(str(uuid.uuid4()))
+        (directory / "federationmetadata.xml").write_bytes(standin_for(directory).metadata_xml())
+        results = {name: bench_site(Site(name, directory), opts) for name in SITES}
+    finally:
+        if opts.keep:
+            say(f"scratch directory kept: {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+    table, met = report(results, opts, started)
+    print(table)
+    say(f"finished in {time.time() - started['time']:.0f} s")
+    if opts.json:
+        opts.json.write_text(json.dumps({"machine": started["machine"], "options": {
+            k: v for k, v in vars(opts).items() if k != "json"}, "results": results}, default=str,
+            indent=1))
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+from django.urls import include, path
+
+from .views import home, login_floor, noop
+
+urlpatterns = [
+    path("saml2/", include("thoropass_sso.urls")),
+    path("noop/", noop),
+    path("login-floor/", login_floor),
+    path("home/", home),
+]
