@@ -35,7 +35,14 @@ class EntraBackend(Saml2Backend):
         if entra_claims is None or connection is None:
             # Not an Entra sign-in (for example a password login): not ours.
             return None
-        user, created = self.get_or_create_entra_user(request, entra_claims, connection)
+        try:
+            user, created = self.get_or_create_entra_user(request, entra_claims, connection)
+        except SignInRejected as rejection:
+            # django.contrib.auth.authenticate() turns PermissionDenied into None;
+            # keep the reason so the ACS view can report it (see rejection_from).
+            if request is not None:
+                request._thoropass_sso_rejection = rejection
+            raise
         user._thoropass_sso_created = created  # read by the ACS view for signals
         return user
 
@@ -43,16 +50,19 @@ class EntraBackend(Saml2Backend):
         self, request: HttpRequest | None, claims: EntraClaims, connection: ConnectionRuntime
     ) -> tuple[AbstractBaseUser, bool]:
         adapter = get_adapter()
+        # Policy first: a refused identity leaves no trace in the database.
         adapter.check_sign_in_allowed(request, claims)
+        groups = adapter.entra_groups(request, claims)
+        adapter.check_access(request, claims, groups)
         try:
             with transaction.atomic():
-                return self._sign_in(request, claims, connection, adapter)
+                return self._sign_in(request, claims, connection, adapter, groups)
         except IntegrityError:
             # Two first sign-ins of the same identity raced; the other one won.
             with transaction.atomic():
-                return self._sign_in(request, claims, connection, adapter)
+                return self._sign_in(request, claims, connection, adapter, groups)
 
-    def _sign_in(self, request, claims, connection, adapter) -> tuple[AbstractBaseUser, bool]:
+    def _sign_in(self, request, claims, connection, adapter, groups) -> tuple[AbstractBaseUser, bool]:
         identity = (
             EntraIdentity.objects.select_for_update()
             .select_related("user")
@@ -78,7 +88,13 @@ class EntraBackend(Saml2Backend):
                 raise SignInRejected(Reason.INACTIVE_USER, "the Django user is inactive")
             if adapter.populate_user(request, user, claims):
                 user.save()
+        adapter.apply_groups_and_roles(request, user, claims, groups)
         identity.upn = claims.upn[:255]
         identity.last_sign_in = timezone.now()
         identity.save()
         return user, created
+
+
+def rejection_from(request: HttpRequest) -> SignInRejected | None:
+    """The policy refusal raised by :class:`EntraBackend` during this request, if any."""
+    return getattr(request, "_thoropass_sso_rejection", None)

@@ -9,7 +9,8 @@ view.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,56 @@ _TENANT_IN_METADATA_URL_RE = re.compile(
     r"/(?P<tenant>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})/federationmetadata/",
     re.IGNORECASE,
 )
+
+
+class FrozenMap(Mapping[str, tuple[str, ...]]):
+    """A read-only, hashable ``{key: (value, ...)}`` built from a settings dict.
+
+    ``GROUP_MAP = {"<group object id>": "Editors"}`` and
+    ``{"<id>": ["Editors", "Authors"]}`` both become ``{"<id>": ("Editors",)}``
+    shapes, so policy code reads one form.
+    """
+
+    def __init__(self, items: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        self._items = dict(items or {})
+
+    @classmethod
+    def from_setting(cls, name: str, raw: Mapping[object, object]) -> FrozenMap:
+        items: dict[str, tuple[str, ...]] = {}
+        for key, value in raw.items():
+            values = (value,) if isinstance(value, str) else value
+            if (not isinstance(key, str) or not key.strip()
+                    or not isinstance(values, list | tuple) or not values
+                    or not all(isinstance(v, str) and v.strip() for v in values)):
+                raise ConfigurationError(
+                    f"{SETTING_NAME}['{name}'] must map non-empty strings to a Django group "
+                    "name or a list of names, for example {\"<group object id>\": \"Editors\"}."
+                )
+            items[key.strip()] = tuple(v.strip() for v in values)
+        return cls(items)
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._items.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._items!r})"
+
+
+# Keys whose values are lists of Entra group object ids / app role values.
+_ID_LIST_KEYS = ("STAFF_GROUPS", "STAFF_ROLES", "SUPERUSER_GROUPS", "SUPERUSER_ROLES",
+                 "ALLOWED_GROUPS", "ALLOWED_ROLES")
 
 
 @dataclass(frozen=True)
@@ -79,6 +130,25 @@ class SSOSettings:
     # set, unsigned metadata or metadata signed by anything else is refused.
     METADATA_SIGNING_CERTIFICATE: str = ""
     METADATA_SIGNING_FINGERPRINTS: tuple[str, ...] = ()
+
+    # Entra groups and app roles -> Django (docs/groups-and-policy.md). Group keys
+    # are group object ids; role keys are app role values (case-sensitive).
+    GROUP_MAP: FrozenMap = field(default_factory=FrozenMap)
+    ROLE_MAP: FrozenMap = field(default_factory=FrozenMap)
+    STAFF_GROUPS: tuple[str, ...] = ()
+    STAFF_ROLES: tuple[str, ...] = ()
+    SUPERUSER_GROUPS: tuple[str, ...] = ()
+    SUPERUSER_ROLES: tuple[str, ...] = ()
+    # Mirror: managed Django groups (and mapped flags) the user no longer has in Entra
+    # are removed on each sign-in. Off: mapping only ever adds.
+    MIRROR_GROUPS: bool = True
+    # Access rules: when either is set, only members of ALLOWED_GROUPS or holders of
+    # ALLOWED_ROLES may sign in.
+    ALLOWED_GROUPS: tuple[str, ...] = ()
+    ALLOWED_ROLES: tuple[str, ...] = ()
+    # Single logout: /saml2/logout/ also signs the user out of Entra when the session
+    # came from an Entra sign-in. Off: local logout only.
+    SINGLE_LOGOUT: bool = True
 
     # ---- derived values -------------------------------------------------
     @property
@@ -133,6 +203,11 @@ class SSOSettings:
                 f"Known keys: {', '.join(sorted(known))}."
             )
         defaults = cls()
+        raw = {
+            name: FrozenMap.from_setting(name, value)
+            if isinstance(getattr(defaults, name), FrozenMap) and isinstance(value, dict) else value
+            for name, value in raw.items()
+        }
         # Lists are accepted where a tuple is the default (settings files use both).
         raw = {
             name: tuple(value) if isinstance(getattr(defaults, name), tuple)
@@ -144,8 +219,9 @@ class SSOSettings:
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
                 continue
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                expected_name = "dict" if expected is FrozenMap else expected.__name__
                 raise ConfigurationError(
-                    f"{SETTING_NAME}['{name}'] must be a {expected.__name__}, "
+                    f"{SETTING_NAME}['{name}'] must be a {expected_name}, "
                     f"not {type(value).__name__}."
                 )
         obj = cls(**raw)
@@ -191,6 +267,12 @@ class SSOSettings:
             from .metadata.signature import MetadataSignaturePins
 
             MetadataSignaturePins.from_settings(self)  # raises ConfigurationError naming the key
+        for name in _ID_LIST_KEYS:
+            if not all(isinstance(v, str) and v.strip() for v in getattr(self, name)):
+                raise ConfigurationError(
+                    f"{SETTING_NAME}['{name}'] must be a list of Entra group object ids "
+                    "or app role values (non-empty strings)."
+                )
         for name in ("LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL"):
             value = getattr(self, name)
             if value and not value.startswith("/"):

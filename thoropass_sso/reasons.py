@@ -16,6 +16,11 @@ _BAD_RESPONSE = _(
 )
 _NOT_ALLOWED = _("Your account is not allowed to sign in to this site.")
 _TRY_AGAIN = _("Your sign-in took too long or was already used. Please sign in again.")
+_NO_ACCESS = _(
+    "Your account has not been given access to this site. "
+    "Ask your administrator to assign you to it, then sign in again."
+)
+_BAD_LOGOUT = _("The sign-out message from Microsoft could not be accepted.")
 _NOT_CONFIGURED = _(
     "Sign-in with Microsoft is not ready on this site yet. Administrators: run "
     "'python manage.py refresh_entra_metadata' to fetch the Entra metadata."
@@ -70,6 +75,14 @@ class Reason(Enum):
     NOT_ALLOWED = ("not_allowed", 403, _NOT_ALLOWED)
     UNKNOWN_USER = ("unknown_user", 403, _NOT_ALLOWED)
     INACTIVE_USER = ("inactive_user", 403, _NOT_ALLOWED)
+    # Access rules (ALLOWED_GROUPS / ALLOWED_ROLES): not a member of an allowed group
+    # nor holder of an allowed app role; or Entra sent groups.link instead of the
+    # groups (overage), so membership could not be confirmed.
+    ACCESS_RULE = ("access_rule", 403, _NO_ACCESS)
+    GROUPS_UNKNOWN = ("groups_unknown", 403, _NO_ACCESS)
+    # Single logout (a LogoutRequest or LogoutResponse at /saml2/logout/)
+    LOGOUT_MALFORMED = ("logout_malformed", 400, _BAD_LOGOUT)
+    LOGOUT_UNSUPPORTED_BINDING = ("logout_unsupported_binding", 400, _BAD_LOGOUT)
     # This site's own state
     METADATA_NOT_STORED = ("metadata_not_stored", 503, _NOT_CONFIGURED)
 

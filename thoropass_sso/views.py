@@ -88,7 +88,10 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
             claims = verified.claims
             user = auth.authenticate(request, entra_claims=claims, connection=runtime)
             if user is None:
-                raise SignInRejected(Reason.UNKNOWN_USER, "no backend accepted the identity")
+                from .backends import rejection_from  # the backend's reason, if it refused
+
+                raise rejection_from(request) or SignInRejected(
+                    Reason.UNKNOWN_USER, "no backend accepted the identity")
         except MetadataNotStored as exc:
             return _not_configured(request, exc)
         except SignInRejected as rejection:
