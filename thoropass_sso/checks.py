@@ -1,47 +1,73 @@
 """System checks (``manage.py check``): what a site most often gets wrong.
 
 Every check reads local state only (settings, the database), never the
-network. Ids are stable; a retired id is never reused.
+network: checks run on every ``runserver``, ``migrate`` and deploy, and must
+not hang or depend on Entra being reachable. Ids are stable; a retired id is
+never reused. docs/metadata.md has the table.
 
-E001 THOROPASS_SSO missing or invalid          W001 no metadata stored yet
-E002 backend not in AUTHENTICATION_BACKENDS   W002 a signing certificate expires soon / expired
-E003 session or auth middleware missing       W003 http:// BASE_URL with DEBUG off
-E004 REPLAY_CACHE unusable                    W004 ALLOW_SHA1 on
-                                              W005 IdP-initiated on, replay cache not shared
+E001 THOROPASS_SSO missing or invalid (tenant/app id or metadata URL missing, bad key)
+E002 backend not in AUTHENTICATION_BACKENDS
+E003 session or auth middleware missing
+E004 REPLAY_CACHE unusable
+E005 stored metadata unreadable or for another tenant
+W001 no metadata stored yet
+W002 the newest signing certificate expires within 30 days, or has expired
+W003 http:// BASE_URL with DEBUG off
+W004 ALLOW_SHA1 on
+W005 IdP-initiated sign-in on, replay cache not shared
+W006 stored metadata not confirmed by a refresh for 7 days (is the cron job running?)
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, MetadataInvalid
 
 BACKEND = "thoropass_sso.backends.EntraBackend"
-EXPIRY_WARNING_DAYS = 30
+REQUIRED_MIDDLEWARE = (
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+)
+EXPIRY_WARNING_DAYS = 30  # Entra emails admins 60, 30 and 7 days ahead; we join at 30
+STALE_AFTER_DAYS = 7
+REFRESH_HINT = "Run 'python manage.py refresh_entra_metadata' (and schedule it hourly)."
+
+
+def _configuration_hint(message: str) -> str:
+    if "unknown key" in message:
+        return "Remove or correct the key; docs/settings.md lists every THOROPASS_SSO key."
+    if "['BASE_URL']" in message:
+        return "Set THOROPASS_SSO['BASE_URL'] to the site's public URL, e.g. 'https://app.example.com'."
+    if any(f"['{key}']" in message for key in ("TENANT_ID", "APP_ID", "METADATA_URL")) \
+            or "is missing" in message:
+        return ("Set THOROPASS_SSO['TENANT_ID'] and ['APP_ID'] (Entra admin center > Enterprise "
+                "applications > your app > Overview), or ['METADATA_URL'] to the App Federation "
+                "Metadata Url (Single sign-on > SAML Certificates).")
+    return "See docs/settings.md for every THOROPASS_SSO key."
 
 
 @register(Tags.security, "thoropass_sso")
-def check_configuration(app_configs=None, **kwargs):
+def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from .conf import get_settings
 
     try:
         conf = get_settings()
     except ConfigurationError as exc:
-        return [Error(str(exc), hint="See docs/settings.md for every THOROPASS_SSO key.",
-                      id="thoropass_sso.E001")]
-    problems = []
+        return [Error(str(exc), hint=_configuration_hint(str(exc)), id="thoropass_sso.E001")]
+    problems: list[CheckMessage] = []
     if BACKEND not in settings.AUTHENTICATION_BACKENDS:
         problems.append(Error(
-            f"{BACKEND} is not in AUTHENTICATION_BACKENDS.",
+            f"{BACKEND} is not in AUTHENTICATION_BACKENDS: nobody can sign in with Entra.",
             hint=f"Add '{BACKEND}' to AUTHENTICATION_BACKENDS.",
             id="thoropass_sso.E002",
         ))
-    for middleware in ("django.contrib.sessions.middleware.SessionMiddleware",
-                       "django.contrib.auth.middleware.AuthenticationMiddleware"):
+    for middleware in REQUIRED_MIDDLEWARE:
         if middleware not in settings.MIDDLEWARE:
             problems.append(Error(f"{middleware} is not in MIDDLEWARE.",
                                   hint=f"Add '{middleware}' to MIDDLEWARE.",
@@ -64,22 +90,24 @@ def check_configuration(app_configs=None, **kwargs):
         ))
     if not settings.DEBUG and not conf.secure_cookies:
         problems.append(Warning(
-            "THOROPASS_SSO['BASE_URL'] is http:// while DEBUG is off.",
+            "THOROPASS_SSO['BASE_URL'] is http:// while DEBUG is off: SAML responses and "
+            "session cookies would cross the network in clear text.",
             hint="Serve the site over https and set BASE_URL to its https:// URL.",
             id="thoropass_sso.W003",
         ))
     if conf.ALLOW_SHA1:
         problems.append(Warning(
             "THOROPASS_SSO['ALLOW_SHA1'] is on: SHA-1 signatures are accepted.",
-            hint="Set the Entra app's signing algorithm to SHA-256 and remove ALLOW_SHA1.",
+            hint="Set the Entra app's signing algorithm to SHA-256 (Single sign-on > SAML "
+                 "Certificates > Edit) and remove ALLOW_SHA1.",
             id="thoropass_sso.W004",
         ))
-    problems.extend(_metadata_checks(conf.CONNECTION))
+    problems.extend(_metadata_checks(conf.CONNECTION, conf.tenant_id))
     return problems
 
 
-def _metadata_checks(connection_name: str):
-    from .metadata.parse import parse_metadata
+def _metadata_checks(connection_name: str, configured_tenant: str) -> list[CheckMessage]:
+    from .metadata.parse import parse_stored_metadata
     from .models import Connection
 
     try:
@@ -89,18 +117,44 @@ def _metadata_checks(connection_name: str):
     if connection is None or not connection.has_metadata:
         return [Warning(
             f"No Entra metadata is stored for connection {connection_name!r}: sign-in will fail.",
-            hint="Run 'python manage.py refresh_entra_metadata'.",
+            hint=REFRESH_HINT,
             id="thoropass_sso.W001",
         )]
-    metadata = parse_metadata(connection.metadata_xml.encode())
-    now = datetime.now(UTC)
-    newest = max(c.not_after for c in metadata.signing_certificates)
-    if newest - now < timedelta(days=EXPIRY_WARNING_DAYS):
-        state = "has expired" if newest <= now else f"expires on {newest:%Y-%m-%d}"
-        return [Warning(
-            f"The newest Entra signing certificate {state}.",
-            hint="In Entra, create and activate a new SAML signing certificate, then run "
+    try:
+        metadata = parse_stored_metadata(connection.metadata_xml)
+    except MetadataInvalid as exc:
+        return [Error(f"The stored Entra metadata cannot be read: {exc}.", hint=REFRESH_HINT,
+                      id="thoropass_sso.E005")]
+    problems: list[CheckMessage] = []
+    if configured_tenant and metadata.tenant_id != configured_tenant:
+        problems.append(Error(
+            f"The stored Entra metadata is for tenant {metadata.tenant_id}, but THOROPASS_SSO "
+            f"names tenant {configured_tenant}: sign-in will fail.",
+            hint="Check TENANT_ID / METADATA_URL, then run "
                  "'python manage.py refresh_entra_metadata'.",
+            id="thoropass_sso.E005",
+        ))
+    now = datetime.now(UTC)
+    newest = metadata.signing_certificates[0]  # sorted by expiry, latest first
+    if newest.not_after - now < timedelta(days=EXPIRY_WARNING_DAYS):
+        if newest.not_after <= now:
+            state = f"has expired (on {newest.not_after:%Y-%m-%d})"
+        else:
+            state = f"expires on {newest.not_after:%Y-%m-%d}"
+        problems.append(Warning(
+            f"The newest Entra signing certificate ({newest.short_fingerprint}) {state}; "
+            "no newer certificate is listed in the stored metadata.",
+            hint="In Entra (Single sign-on > SAML Certificates) create a new certificate and "
+                 "make it active, then run 'python manage.py refresh_entra_metadata'. "
+                 "See docs/metadata.md, 'Rollover runbook'.",
             id="thoropass_sso.W002",
-        )]
-    return []
+        ))
+    checked = connection.metadata_checked_at
+    if checked is not None and now - checked > timedelta(days=STALE_AFTER_DAYS):
+        problems.append(Warning(
+            f"The stored Entra metadata was last confirmed on {checked:%Y-%m-%d}: a certificate "
+            "rollover in Entra would not reach this site.",
+            hint=REFRESH_HINT,
+            id="thoropass_sso.W006",
+        ))
+    return problems

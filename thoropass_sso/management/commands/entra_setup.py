@@ -1,39 +1,81 @@
-"""Print what the Entra admin types into the portal, and the stored metadata's state."""
+"""Print what the Entra admin types into the portal, and the stored metadata's state.
+
+The labels are the portal's own (Enterprise applications > your app > Single
+sign-on > SAML > Basic SAML Configuration), so the admin can copy line by line.
+Reads settings and the database only; never the network.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand
 
 from ...conf import get_settings
-from ...metadata.parse import parse_metadata
+from ...exceptions import MetadataInvalid
+from ...metadata.parse import parse_stored_metadata
 from ...models import Connection
 from .refresh_entra_metadata import describe
+
+LABEL_WIDTH = 46
+
+
+def _row(label: str, value: str) -> str:
+    return f"  {label + ':':<{LABEL_WIDTH}}{value}"
+
+
+def age(delta: timedelta) -> str:
+    """'12 minutes', '5 hours', '3 days': precise enough for an operator."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "less than a minute"
 
 
 class Command(BaseCommand):
     help = "Show the values for Entra's Basic SAML Configuration and the stored metadata's state."
+    # Used while setting up, when checks still fail; it only reads.
+    requires_system_checks: list[str] = []
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: object, **options: object) -> None:
         conf = get_settings()
         lines = [
             "Entra admin center > Enterprise applications > (your app) > Single sign-on > SAML",
             "Basic SAML Configuration:",
-            f"  Identifier (Entity ID):       {conf.sp_entity_id}",
-            f"  Reply URL (ACS URL):          {conf.acs_url}",
-            f"  Sign on URL:                  {conf.login_url}",
-            f"  Logout Url:                   {conf.logout_url}",
-            f"This site's SP metadata:        {conf.sp_metadata_url}",
-            f"App Federation Metadata URL:    {conf.metadata_url}",
+            _row("Identifier (Entity ID)", conf.sp_entity_id),
+            _row("Reply URL (Assertion Consumer Service URL)", conf.acs_url),
+            _row("Sign on URL (Optional)", conf.login_url),
+            _row("Logout Url (Optional)", conf.logout_url),
+            "This site:",
+            _row("SP metadata URL (or 'Upload metadata file')", conf.sp_metadata_url),
+            _row("App Federation Metadata Url (fetched from)", conf.metadata_url),
         ]
-        connection = Connection.objects.filter(name=conf.CONNECTION).first()
-        if connection is None or not connection.has_metadata:
-            lines.append("Stored metadata: none yet; run 'python manage.py refresh_entra_metadata'")
-        else:
-            metadata = parse_metadata(connection.metadata_xml.encode())
-            age = datetime.now(UTC) - connection.metadata_checked_at
-            lines.append(f"Stored metadata: {metadata.entity_id}, confirmed "
-                         f"{int(age.total_seconds() // 3600)} h ago")
-            lines.extend(f"  signing certificate {describe(c)}" for c in metadata.signing_certificates)
+        lines.extend(self._stored_state(conf.CONNECTION))
         self.stdout.write("\n".join(lines))
+
+    def _stored_state(self, name: str) -> list[str]:
+        connection = Connection.objects.filter(name=name).first()
+        if connection is None or not connection.has_metadata:
+            return [f"Stored metadata ({name}): none yet; run 'python manage.py "
+                    "refresh_entra_metadata'"]
+        try:
+            metadata = parse_stored_metadata(connection.metadata_xml)
+        except MetadataInvalid as exc:
+            return [f"Stored metadata ({name}): unreadable ({exc}); run 'python manage.py "
+                    "refresh_entra_metadata'"]
+        now = datetime.now(UTC)
+        lines = [f"Stored metadata ({name}):", _row("Entity", metadata.entity_id)]
+        if connection.metadata_changed_at:
+            lines.append(_row("Last changed", f"{connection.metadata_changed_at:%Y-%m-%d %H:%M} UTC "
+                                              f"({age(now - connection.metadata_changed_at)} ago)"))
+        if connection.metadata_checked_at:
+            lines.append(_row("Last confirmed by a refresh",
+                              f"{connection.metadata_checked_at:%Y-%m-%d %H:%M} UTC "
+                              f"({age(now - connection.metadata_checked_at)} ago)"))
+        for cert in metadata.signing_certificates:
+            left = (cert.not_after - now).days
+            state = "EXPIRED" if cert.is_expired(now) else f"{left} days left"
+            lines.append(_row("Signing certificate", f"{describe(cert)}, {state}"))
+        return lines
