@@ -160,7 +160,7 @@ class Hostile:
         )
         assert 400 <= response.status_code < 500
         signals = self.recorder.rejections[seen:]
-        assert [s["reason"] for s in signals] == [reason]
+        assert [s["reason"] for s in signals] == [reason], f"refused as {signals}, not {reason.code}"
         reference = signals[0]["reference"]
         page = response.content.decode()
         assert reference in page and f'data-reason="{reason.code}"' in page

@@ -39,6 +39,15 @@ def _not_configured(request: HttpRequest, exc: MetadataNotStored) -> HttpRespons
     return rejection_response(request, SignInRejected(Reason.METADATA_NOT_STORED, str(exc)))
 
 
+def _content_length(request: HttpRequest) -> int:
+    """The declared body size; a garbled header counts as 0 (Django then reads no body)
+    instead of raising ValueError into a 500."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
 @method_decorator(never_cache, name="dispatch")
 class LoginView(djangosaml2_views.LoginView):
     """``GET /saml2/login/?next=/path``: send the browser to Entra with an AuthnRequest."""
@@ -75,7 +84,7 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
         conf = get_settings()
         claims = None
         try:
-            if int(request.META.get("CONTENT_LENGTH") or 0) > conf.MAX_RESPONSE_BYTES * 2:
+            if _content_length(request) > conf.MAX_RESPONSE_BYTES * 2:
                 raise SignInRejected(Reason.RESPONSE_TOO_LARGE, "request body too large")
             saml_response = request.POST.get("SAMLResponse")
             if not saml_response:

@@ -295,7 +295,13 @@ class ResponseVerifier:
             # anything but a GUID is not from Entra and must not reach the database.
             raise _reject(Reason.MALFORMED, "objectidentifier claim is not a GUID")
 
-        expires = min(t for t in (confirmation_expiry, not_on_or_after) if t is not None)
+        # How long the assertion id must be held as used: until no check here
+        # would accept the assertion any more. Past IssueInstant + max_age +
+        # skew it is refused as stale whatever its NotOnOrAfter says, so that
+        # bounds the hold (a year-9999 NotOnOrAfter would otherwise overflow
+        # the cache's expiry into a 500).
+        stale_from = issue_instant + expect.max_age + skew
+        expires = min(t for t in (confirmation_expiry, not_on_or_after, stale_from) if t is not None)
         return VerifiedAssertion(
             assertion_id=assertion_id,
             in_response_to=in_response_to,

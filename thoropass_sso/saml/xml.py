@@ -17,7 +17,10 @@ NS = {
     "xenc": "http://www.w3.org/2001/04/xmlenc#",
 }
 
-_FORBIDDEN_MARKERS = (b"<!doctype", b"<!entity", b"http://www.w3.org/2001/xinclude")
+# libxml2 knows XInclude under both namespaces; refuse either.
+_XINCLUDE_NAMESPACES = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
+_FORBIDDEN_MARKERS = (b"<!doctype", b"<!entity",
+                      *(ns.lower().encode() for ns in _XINCLUDE_NAMESPACES))
 
 
 class UnsafeXML(ValueError):
@@ -64,6 +67,13 @@ def parse_untrusted(data: bytes) -> etree._Element:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise UnsafeXML("doctype")
+    if (docinfo.encoding or "UTF-8").upper() not in ("UTF-8", "US-ASCII"):
+        # An encoding declaration such as UTF-7 hides markup from the byte scan
+        # above; SAML messages are UTF-8, so nothing else is accepted.
+        raise UnsafeXML("non-UTF-8 encoding")
+    for element in root.iter():
+        if etree.QName(element).namespace in _XINCLUDE_NAMESPACES:
+            raise UnsafeXML("xinclude")
     return root
 
 
