@@ -37,10 +37,10 @@ from .responses import ResponseFactory, standin_for
 REPO = Path(__file__).resolve().parent.parent
 SITES = {"stock": "stock djangosaml2 ACS", "ours": "thoropass_sso ACS"}
 
-FULL = {"stock_signins": 60, "ours_signins": 600, "noop": 1000, "stock_load": 200,
-        "ours_load": 2000, "noop_load": 2000, "rss_signins": 10_000}
+FULL = {"stock_signins": 60, "ours_signins": 600, "noop": 1000, "stock_load": 150,
+        "ours_load": 1500, "noop_load": 1500, "floor_load": 500, "rss_signins": 10_000}
 QUICK = {"stock_signins": 15, "ours_signins": 150, "noop": 300, "stock_load": 40,
-         "ours_load": 400, "noop_load": 400, "rss_signins": 1_000}
+         "ours_load": 400, "noop_load": 400, "floor_load": 150, "rss_signins": 1_000}
 
 
 def say(message: str) -> None:
@@ -182,7 +182,7 @@ def bench_site(site: Site, opts: argparse.Namespace) -> dict:
                             concurrency=opts.concurrency, deadline_s=opts.deadline)
         noop_load = post_all(site.base_url, "/noop/", [bodies[0]] * opts.noop_load,
                              concurrency=opts.concurrency, deadline_s=opts.deadline)
-        floor_load = post_all(site.base_url, "/login-floor/", [bodies[0]] * opts.noop_load,
+        floor_load = post_all(site.base_url, "/login-floor/", [bodies[0]] * opts.floor_load,
                               concurrency=opts.concurrency, deadline_s=opts.deadline)
         workers_hwm = gunicorn_workers_hwm_kb(server.pid)
     result = {"inprocess": inproc, "acs_load": acs_load.__dict__, "noop_load": noop_load.__dict__,
