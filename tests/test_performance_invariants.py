@@ -218,6 +218,29 @@ def test_the_spies_catch_what_stock_pysaml2_does(entra, stored_metadata):
     assert counts["xmlsec key loads"] >= 2  # the private key above + the metadata certificate
 
 
+def test_sign_in_does_not_need_the_xmlsec1_program(client_factory, entra, stored_metadata):
+    """With pysaml2 unable to find xmlsec1 (as on a host without the OS package), the login
+    view and the ACS still work: verification is in-process (python-xmlsec)."""
+    from saml2.sigver import SigverError, get_xmlsec_binary
+
+    client = client_factory()
+    _, request = start_login(client, "/deep/link/", entra)
+    saml_response = entra.post_binding_value(response_for(entra, _user(1), request))
+
+    def not_installed(*args, **kwargs):
+        raise SigverError("xmlsec1 is not installed on this host")
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for module, name in _bindings_of(get_xmlsec_binary):
+            monkeypatch.setattr(module, name, not_installed)
+        login = client_factory().get("/saml2/login/?next=/x/")
+        response = post_response(client, saml_response, request.relay_state)
+
+    assert login.status_code == 302
+    assert response.status_code == 302
+    assert response["Location"] == "/deep/link/"
+
+
 @pytest.fixture
 def client_factory():
     from django.test import Client
