@@ -18,7 +18,6 @@ and a redirect to somewhere else is exactly what an operator should see.
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 import time
 from pathlib import Path
@@ -67,7 +66,7 @@ def fetch_metadata(
     try:
         try:
             connection.connect()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise MetadataFetchError(
                 f"could not connect to {parts.netloc} within {connect_timeout:g} s"
             ) from None
@@ -100,7 +99,7 @@ def fetch_metadata(
                 body += chunk
                 if len(body) > max_bytes:
                     raise _too_large(max_bytes)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             if time.monotonic() >= deadline:
                 raise _total_timeout(parts.netloc, timeout) from None
             raise MetadataFetchError(
