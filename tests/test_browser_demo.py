@@ -53,6 +53,13 @@ def browser():
         browser.close()
 
 
+def new_page(browser):
+    context = browser.new_context()
+    # A loaded 2-core CI machine signs slowly (xmlsec1 per response): be patient, not flaky.
+    context.set_default_timeout(60_000)
+    return context, context.new_page()
+
+
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -60,8 +67,7 @@ def shot(page, name: str) -> None:
 
 def test_sp_initiated_deep_link_then_sign_out(browser, demo_site):
     site, idp = demo_site
-    context = browser.new_context()
-    page = context.new_page()
+    context, page = new_page(browser)
 
     page.goto(f"{site}/")
     shot(page, "01-home-signed-out")
@@ -88,8 +94,7 @@ def test_sp_initiated_deep_link_then_sign_out(browser, demo_site):
 
 def test_idp_initiated_from_my_apps(browser, demo_site):
     site, idp = demo_site
-    context = browser.new_context()
-    page = context.new_page()
+    context, page = new_page(browser)
 
     page.goto(f"{idp}/entra-standin/myapps/")
     shot(page, "04-standin-my-apps")
@@ -104,8 +109,7 @@ def test_idp_initiated_from_my_apps(browser, demo_site):
 
 def test_the_sign_in_button_on_the_home_page(browser, demo_site):
     site, idp = demo_site
-    context = browser.new_context()
-    page = context.new_page()
+    context, page = new_page(browser)
     page.goto(f"{site}/")
     page.click("#sign-in")
     page.wait_for_url(f"{idp}/entra-standin/**")
