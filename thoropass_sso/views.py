@@ -160,19 +160,6 @@ class MetadataView(djangosaml2_views.MetadataView):
     config_loader_path = _SP_CONFIG_LOADER
 
 
-@method_decorator(never_cache, name="dispatch")
-class LogoutView(View):
-    """``/saml2/logout/``: end the Django session and go to the logout redirect.
-
-    Signing out of Entra itself (single logout) is not done here yet.
-    """
-
-    http_method_names = ["get", "post", "head"]
-
-    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        auth.logout(request)
-        return HttpResponseRedirect(default_logout_redirect())
-
-    post = get
-
-
+# ``/saml2/logout/``: local logout and single logout with Entra live in their own
+# module (thoropass_sso/slo.py); the view keeps its name here for urls.py and sites.
+from .slo import LogoutView  # noqa: E402, F401

@@ -17,6 +17,7 @@ refuse it.
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import uuid
 import zlib
@@ -24,11 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml, samlp
 from saml2.config import IdPConfig
 from saml2.server import Server
 from saml2.sigver import pre_signature_part
@@ -332,6 +333,137 @@ class EntraStandIn:
         """The SAMLResponse form field for ``xml`` (HTTP-POST binding: base64, not deflated)."""
         return base64.b64encode(xml).decode("ascii")
 
+    # -- single logout (HTTP-Redirect, like Entra) ----------------------------
+    def logout_request_url(
+        self,
+        sp_logout_url: str,
+        *,
+        name_id: str = "",
+        session_index: str = "",
+        relay_state: str | None = None,
+        destination: str | None = None,
+        issuer: str | None = None,
+        issued_at: datetime | None = None,
+        message_id: str | None = None,
+        sign: bool = True,
+        sha1: bool = False,
+        mutate: Mutation | None = None,
+    ) -> str:
+        """A LogoutRequest from Entra to ``sp_logout_url`` (the user signed out elsewhere).
+
+        Signed over the query string with Entra's lower-case percent-encoding.
+        """
+        now = issued_at or datetime.now(UTC)
+        request = samlp.LogoutRequest(
+            id=message_id or f"_{uuid.uuid4()}",
+            version="2.0",
+            issue_instant=format_instant(now),
+            destination=sp_logout_url if destination is None else destination or None,
+            issuer=saml.Issuer(text=issuer or self.issuer),
+            name_id=saml.NameID(format=saml.NAMEID_FORMAT_EMAILADDRESS, text=name_id or "unknown"),
+            session_index=[samlp.SessionIndex(text=session_index)] if session_index else None,
+        )
+        return self._redirect(sp_logout_url, "SAMLRequest", request.to_string(), mutate=mutate,
+                              relay_state=relay_state, sign=sign, sha1=sha1)
+
+    def logout_response_url(
+        self,
+        sp_logout_url: str,
+        *,
+        in_response_to: str,
+        status: str = "urn:oasis:names:tc:SAML:2.0:status:Success",
+        relay_state: str | None = None,
+        destination: str | None = None,
+        issuer: str | None = None,
+        issued_at: datetime | None = None,
+        sign: bool = True,
+        sha1: bool = False,
+        mutate: Mutation | None = None,
+    ) -> str:
+        """Entra's LogoutResponse to an SP's LogoutRequest, signed like Entra signs it."""
+        now = issued_at or datetime.now(UTC)
+        response = samlp.LogoutResponse(
+            id=f"_{uuid.uuid4()}",
+            version="2.0",
+            issue_instant=format_instant(now),
+            destination=sp_logout_url if destination is None else destination or None,
+            in_response_to=in_response_to,
+            issuer=saml.Issuer(text=issuer or self.issuer),
+            status=samlp.Status(status_code=samlp.StatusCode(value=status)),
+        )
+        return self._redirect(sp_logout_url, "SAMLResponse", response.to_string(), mutate=mutate,
+                              relay_state=relay_state, sign=sign, sha1=sha1)
+
+    def _redirect(self, url: str, kind: str, xml: bytes, *, relay_state: str | None,
+                  sign: bool, sha1: bool, mutate: Mutation | None) -> str:
+        if mutate is not None:
+            root = etree.fromstring(xml)
+            mutate(root)
+            xml = etree.tostring(root)
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+        deflated = compressor.compress(xml) + compressor.flush()
+        parts = [f"{kind}={entra_quote(base64.b64encode(deflated).decode('ascii'))}"]
+        if relay_state is not None:
+            parts.append(f"RelayState={entra_quote(relay_state)}")
+        if sign:
+            parts.append(f"SigAlg={entra_quote(SIG_RSA_SHA1 if sha1 else SIG_RSA_SHA256)}")
+            signature = self.sign_redirect_octets("&".join(parts).encode("ascii"), sha1=sha1)
+            parts.append(f"Signature={entra_quote(base64.b64encode(signature).decode('ascii'))}")
+        return f"{url}{'&' if '?' in url else '?'}{'&'.join(parts)}"
+
+    def sign_redirect_octets(self, octets: bytes, *, sha1: bool = False) -> bytes:
+        """RSA-sign Redirect-binding octets with the active key (as Entra does)."""
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        key = serialization.load_pem_private_key(self.signing_keys[self.active_key].key_pem, None)
+        return key.sign(octets, padding.PKCS1v15(), hashes.SHA1() if sha1 else hashes.SHA256())  # noqa: S303
+
+    def read_logout_message(self, location: str) -> LogoutMessageInfo:
+        """Decode a LogoutRequest or LogoutResponse an SP sent with the HTTP-Redirect binding."""
+        query = parse_qs(urlsplit(location).query)
+        kind = "SAMLRequest" if "SAMLRequest" in query else "SAMLResponse"
+        xml = zlib.decompress(base64.b64decode(query[kind][0]), -15)
+        root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        status = root.find(f"{{{NS_SAMLP}}}Status/{{{NS_SAMLP}}}StatusCode")
+        name_id = root.find(f"{{{NS_SAML}}}NameID")
+        return LogoutMessageInfo(
+            kind=etree.QName(root).localname,
+            id=root.get("ID", ""),
+            issuer="".join(root.find(f"{{{NS_SAML}}}Issuer").itertext()),
+            destination=root.get("Destination", ""),
+            in_response_to=root.get("InResponseTo", ""),
+            name_id="".join(name_id.itertext()) if name_id is not None else "",
+            session_indexes=tuple("".join(e.itertext())
+                                  for e in root.findall(f"{{{NS_SAMLP}}}SessionIndex")),
+            status=status.get("Value", "") if status is not None else "",
+            relay_state=query.get("RelayState", [""])[0],
+            signed="Signature" in query,
+            xml=xml,
+        )
+
+
+@dataclass(frozen=True)
+class LogoutMessageInfo:
+    """What the stand-in read from an SP's LogoutRequest or LogoutResponse."""
+
+    kind: str  # "LogoutRequest" or "LogoutResponse"
+    id: str
+    issuer: str
+    destination: str
+    in_response_to: str
+    name_id: str
+    session_indexes: tuple[str, ...]
+    status: str
+    relay_state: str
+    signed: bool
+    xml: bytes
+
+
+def entra_quote(value: str) -> str:
+    """Percent-encode like Entra: everything but unreserved characters, LOWER-case hex."""
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(value, safe=""))
+
 
 def sign_metadata(document: bytes, pair: SigningKeyPair) -> bytes:
     """Sign an EntityDescriptor (by its ID) with python-xmlsec, as Entra signs its metadata."""
@@ -359,4 +491,5 @@ def sign_metadata(document: bytes, pair: SigningKeyPair) -> bytes:
     return b'<?xml version="1.0" encoding="utf-8"?>' + etree.tostring(root)
 
 
-__all__ = ["AuthnRequestInfo", "EntraStandIn", "EntraUser", "sign_metadata"]
+__all__ = ["AuthnRequestInfo", "EntraStandIn", "EntraUser", "LogoutMessageInfo", "entra_quote",
+           "sign_metadata"]

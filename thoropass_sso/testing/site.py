@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.shortcuts import render
 from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
@@ -51,6 +57,15 @@ def standin_urlpatterns(get_standin: StandInFactory, users: Sequence[EntraUser])
         relay_state = source.get("RelayState", "")
         if not saml_request:
             return HttpResponseBadRequest("AADSTS750054: SAMLRequest is missing")
+        try:
+            message = standin.read_logout_message(f"?SAMLRequest={_quote(saml_request)}")
+        except Exception:  # noqa: BLE001 - judged below as an AuthnRequest
+            message = None
+        if message is not None and message.kind == "LogoutRequest":
+            # Single logout: Entra ends its session and answers with a signed LogoutResponse.
+            return HttpResponseRedirect(standin.logout_response_url(
+                get_settings().logout_url, in_response_to=message.id,
+                relay_state=relay_state or None))
         try:
             authn = standin.read_authn_request(f"?SAMLRequest={_quote(saml_request)}")
         except Exception:  # noqa: BLE001 - any undecodable request is the SP's error

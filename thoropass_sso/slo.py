@@ -1,0 +1,139 @@
+"""``/saml2/logout/``: local logout, and single logout with Entra (HTTP-Redirect).
+
+- GET/POST with no SAML message: the Django session ends. If the session came
+  from an Entra sign-in and ``SINGLE_LOGOUT`` is on, the browser then goes to
+  Entra's SLO URL with a LogoutRequest (NameID + SessionIndex of that sign-in);
+  otherwise to the logout redirect, as before.
+- GET with ``SAMLResponse``: Entra's answer to our LogoutRequest. Verified
+  (raw-query signature, issuer, destination, freshness, one-time use, and
+  InResponseTo = the request this browser sent), then the logout redirect.
+- GET with ``SAMLRequest``: Entra asks us to end this browser's session
+  (the user signed out elsewhere). Verified the same way; the session ends and
+  Entra gets a LogoutResponse. Entra ignores NameIDs and may send this for any
+  session participant, so this browser's session is what ends.
+
+Refused messages get the same 4xx page, log line and ``sign_in_rejected``
+signal as refused sign-ins.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib import auth
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.generic import View
+
+from .conf import get_settings
+from .exceptions import MetadataNotStored, SignInRejected
+from .reasons import Reason
+from .redirects import default_logout_redirect
+from .rejections import rejection_response
+from .replay import claim_once
+from .runtime import get_runtime
+from .saml.logout import (
+    logout_request_redirect,
+    logout_response_redirect,
+    replay_window,
+    verify_logout_message,
+)
+from .saml.redirect_binding import parse_redirect_query
+from .signals import user_signed_in
+
+logger = logging.getLogger("thoropass_sso")
+
+# What single logout needs from the sign-in, kept in the (server-side) session.
+SESSION_KEY = "thoropass_sso_slo"
+# The LogoutRequest this browser sent to Entra, kept in the fresh anonymous session.
+PENDING_KEY = "thoropass_sso_slo_pending"
+
+
+@receiver(user_signed_in, dispatch_uid="thoropass_sso.slo.remember_session")
+def remember_session(sender: Any, request: HttpRequest, claims: Any, **kwargs: Any) -> None:
+    request.session[SESSION_KEY] = {
+        "name_id": claims.name_id,
+        "name_id_format": claims.name_id_format,
+        "session_index": claims.session_index,
+    }
+
+
+@method_decorator(never_cache, name="dispatch")
+class LogoutView(View):
+    http_method_names = ["get", "post", "head"]
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "SAMLRequest" in request.GET or "SAMLResponse" in request.GET:
+            return self.from_entra(request)
+        return self.start(request)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "SAMLRequest" in request.POST or "SAMLResponse" in request.POST:
+            # Entra's SLO endpoint uses HTTP-Redirect only; a POSTed message is not Entra's.
+            return rejection_response(request, SignInRejected(
+                Reason.LOGOUT_UNSUPPORTED_BINDING, "logout message sent with HTTP-POST"))
+        return self.start(request)
+
+    # -- SP-initiated (or local only) -------------------------------------------
+    def start(self, request: HttpRequest) -> HttpResponse:
+        entra_session = request.session.get(SESSION_KEY)
+        auth.logout(request)
+        if not (get_settings().SINGLE_LOGOUT and isinstance(entra_session, dict)
+                and entra_session.get("name_id")):
+            return HttpResponseRedirect(default_logout_redirect())
+        try:
+            slo_url = get_runtime().metadata.slo_url
+        except MetadataNotStored:
+            slo_url = ""
+        if not slo_url:
+            return HttpResponseRedirect(default_logout_redirect())
+        request_id, location = logout_request_redirect(
+            get_settings(), slo_url,
+            name_id=entra_session["name_id"],
+            name_id_format=entra_session.get("name_id_format", ""),
+            session_index=entra_session.get("session_index", ""),
+        )
+        request.session[PENDING_KEY] = request_id
+        logger.info("single logout started")
+        return HttpResponseRedirect(location)
+
+    # -- messages from Entra ------------------------------------------------------
+    def from_entra(self, request: HttpRequest) -> HttpResponse:
+        conf = get_settings()
+        try:
+            runtime = get_runtime()
+            expect = runtime.verifier.expect
+            message = parse_redirect_query(request.META.get("QUERY_STRING", ""),
+                                           max_bytes=conf.MAX_RESPONSE_BYTES)
+            now = datetime.now(UTC)
+            verified = verify_logout_message(message, expect, logout_url=conf.logout_url, now=now)
+            if verified.kind == "LogoutResponse":
+                pending = request.session.get(PENDING_KEY)
+                if not pending or verified.in_response_to != pending:
+                    raise SignInRejected(Reason.UNKNOWN_REQUEST,
+                                         "InResponseTo names no logout request of this browser")
+            if not claim_once("logout", verified.id, until=replay_window(verified, expect),
+                              now=now, skew_seconds=conf.CLOCK_SKEW):
+                raise SignInRejected(Reason.REPLAY, "logout message id already used")
+        except MetadataNotStored as exc:
+            return rejection_response(request, SignInRejected(Reason.METADATA_NOT_STORED, str(exc)))
+        except SignInRejected as rejection:
+            return rejection_response(request, rejection)
+
+        if verified.kind == "LogoutResponse":
+            request.session.pop(PENDING_KEY, None)
+            auth.logout(request)  # already done when the request left; harmless again
+            logger.info("single logout finished status=%s", verified.status.rsplit(":", 1)[-1])
+            return HttpResponseRedirect(default_logout_redirect())
+
+        had_user = request.user.is_authenticated
+        auth.logout(request)
+        logger.info("single logout requested by Entra; local session ended=%s", had_user)
+        return HttpResponseRedirect(logout_response_redirect(
+            conf, runtime.metadata.slo_url, in_response_to=verified.id,
+            relay_state=verified.relay_state,
+        ))
