@@ -4,8 +4,15 @@ Environment (the project's black-box contract):
 - THOROPASS_SSO_METADATA_URL: the Entra App Federation Metadata URL (http:// allowed
   for local testing). Unset: the embedded Entra stand-in is used.
 - THOROPASS_SSO_BASE_URL: the site's public base URL (default http://localhost:8000).
+- THOROPASS_SSO_GROUP_MAP: optional JSON object of group/role policy keys merged into
+  THOROPASS_SSO (GROUP_MAP, ROLE_MAP, STAFF_GROUPS, STAFF_ROLES, SUPERUSER_GROUPS,
+  SUPERUSER_ROLES, MIRROR_GROUPS, ALLOWED_GROUPS, ALLOWED_ROLES), for example
+  '{"GROUP_MAP": {"<group object id>": "Editors"}, "STAFF_ROLES": ["Admin"]}'.
+  Unset: the stand-in's demo mapping (DEMO_GROUP_POLICY) in stand-in mode, none otherwise.
+  "{}" turns mapping off. /whoami/ shows the resulting groups, is_staff, is_superuser.
 """
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -99,6 +106,33 @@ THOROPASS_SSO = {
 }
 if STANDIN_ENABLED:
     THOROPASS_SSO["TENANT_ID"] = STANDIN_TENANT_ID
+
+# The stand-in's demo users (demo/standin.py) carry these groups and app roles.
+DEMO_GROUP_POLICY = {
+    "GROUP_MAP": {
+        "0c8b2a55-0f1e-4a8a-9c55-2b1f6f2a7e10": "Engineering",
+        "5d7e9a21-4b3c-4e2f-8a1d-9f0e7c6b5a20": "Marketing",
+    },
+    "ROLE_MAP": {"Admin": "Administrators", "Reader": "Readers"},
+    "SUPERUSER_ROLES": ["Admin"],
+}
+GROUP_POLICY_KEYS = {"GROUP_MAP", "ROLE_MAP", "STAFF_GROUPS", "STAFF_ROLES", "SUPERUSER_GROUPS",
+                     "SUPERUSER_ROLES", "MIRROR_GROUPS", "ALLOWED_GROUPS", "ALLOWED_ROLES"}
+_group_map_env = os.environ.get("THOROPASS_SSO_GROUP_MAP", "").strip()
+if _group_map_env:
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        GROUP_POLICY = json.loads(_group_map_env)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"THOROPASS_SSO_GROUP_MAP is not valid JSON: {exc}") from None
+    if not isinstance(GROUP_POLICY, dict) or set(GROUP_POLICY) - GROUP_POLICY_KEYS:
+        raise ImproperlyConfigured(
+            "THOROPASS_SSO_GROUP_MAP must be a JSON object with keys among "
+            + ", ".join(sorted(GROUP_POLICY_KEYS)))
+else:
+    GROUP_POLICY = DEMO_GROUP_POLICY if STANDIN_ENABLED else {}
+THOROPASS_SSO.update(GROUP_POLICY)
 
 LOGIN_URL = "/saml2/login/"
 LOGIN_REDIRECT_URL = "/"
