@@ -43,9 +43,9 @@ NS = {
     "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
     "ds": "http://www.w3.org/2000/09/xmldsig#",
 }
-SAMLP = "{%s}" % NS["samlp"]
-SAML = "{%s}" % NS["saml"]
-DS = "{%s}" % NS["ds"]
+SAMLP = f"{{{NS['samlp']}}}"
+SAML = f"{{{NS['saml']}}}"
+DS = f"{{{NS['ds']}}}"
 
 Tamper = Callable[[etree._Element], None]
 
@@ -68,7 +68,9 @@ def signature_of(element: etree._Element) -> etree._Element | None:
 
 
 def attribute_value(assertion: etree._Element, claim: str) -> etree._Element:
-    return assertion.find(f"saml:AttributeStatement/saml:Attribute[@Name='{claim}']/saml:AttributeValue", NS)
+    return assertion.find(
+        f"saml:AttributeStatement/saml:Attribute[@Name='{claim}']/saml:AttributeValue", NS
+    )
 
 
 def evil_copy(assertion: etree._Element, *, new_id: bool = True) -> etree._Element:
@@ -118,22 +120,30 @@ class Recorder:
 class Hostile:
     """Drives one test's attacks; see the module docstring for what each assertion proves."""
 
-    def __init__(self, entra: EntraStandIn, user: EntraUser, caplog: pytest.LogCaptureFixture,
-                 recorder: Recorder) -> None:
+    def __init__(
+        self,
+        entra: EntraStandIn,
+        user: EntraUser,
+        caplog: pytest.LogCaptureFixture,
+        recorder: Recorder,
+    ) -> None:
         self.entra = entra
         self.user = user
         self.caplog = caplog
         self.recorder = recorder
 
     # -- building blocks ---------------------------------------------------
-    def login(self, client: Client | None = None, next_path: str | None = None
-              ) -> tuple[Client, AuthnRequestInfo]:
+    def login(
+        self, client: Client | None = None, next_path: str | None = None
+    ) -> tuple[Client, AuthnRequestInfo]:
         client = client or Client()
         response, request = start_login(client, next_path, self.entra)
         assert response.status_code == 302 and request is not None
         return client, request
 
-    def genuine(self, request: AuthnRequestInfo, user: EntraUser | None = None, **options: Any) -> bytes:
+    def genuine(
+        self, request: AuthnRequestInfo, user: EntraUser | None = None, **options: Any
+    ) -> bytes:
         return response_for(self.entra, user or self.user, request, **options)
 
     def unsolicited(self, user: EntraUser | None = None, **options: Any) -> bytes:
@@ -160,13 +170,20 @@ class Hostile:
         )
         assert 400 <= response.status_code < 500
         signals = self.recorder.rejections[seen:]
-        assert [s["reason"] for s in signals] == [reason], f"refused as {signals}, not {reason.code}"
+        assert [s["reason"] for s in signals] == [reason], (
+            f"refused as {signals}, not {reason.code}"
+        )
         reference = signals[0]["reference"]
         page = response.content.decode()
         assert reference in page and f'data-reason="{reason.code}"' in page
-        lines = [r.getMessage() for r in self.caplog.records if "sign-in rejected" in r.getMessage()]
+        lines = [
+            r.getMessage() for r in self.caplog.records if "sign-in rejected" in r.getMessage()
+        ]
         assert len(lines) == 1 and f"reason={reason.code} " in lines[0]
         assert f"reference={reference}" in lines[0]
+        # Observability without leaks: no claim value of the user reaches the log.
+        logged = " ".join(r.getMessage() for r in self.caplog.records)
+        assert self.user.object_id not in logged and self.user.upn not in logged
         assert db_snapshot() == before, "a refused response created or changed a user"
         return response
 
@@ -186,9 +203,16 @@ class Hostile:
         return page.split(marker, 1)[1].split('"', 1)[0] if marker in page else page[:200]
 
     # -- the common case: one attack and its control ------------------------
-    def attack(self, reason: Reason, *, tamper: Tamper | None = None, mutate: Tamper | None = None,
-               forge: Callable[[bytes], bytes] | None = None, relay_state: str | None = None,
-               **options: Any) -> HttpResponse:
+    def attack(
+        self,
+        reason: Reason,
+        *,
+        tamper: Tamper | None = None,
+        mutate: Tamper | None = None,
+        forge: Callable[[bytes], bytes] | None = None,
+        relay_state: str | None = None,
+        **options: Any,
+    ) -> HttpResponse:
         """Refuse an attack derived from a genuine SP-initiated response; then the control.
 
         ``tamper`` edits the genuine response AFTER it was signed (signature
@@ -215,9 +239,9 @@ class Hostile:
         assert db_snapshot() != before, "the control must touch the rows the attack did not"
         return refused
 
-
-    def attack_unsolicited(self, reason: Reason, *, mutate: Tamper, relay_state: str | None = None,
-                           **options: Any) -> HttpResponse:
+    def attack_unsolicited(
+        self, reason: Reason, *, mutate: Tamper, relay_state: str | None = None, **options: Any
+    ) -> HttpResponse:
         """Like :meth:`attack` for IdP-initiated responses (no InResponseTo, no cookie)."""
         attack_xml = self.unsolicited(mutate=mutate, **options)
         refused = self.expect_rejected(reason, lambda: self.post(Client(), attack_xml, relay_state))
@@ -233,13 +257,25 @@ def override_sso(settings: Any, **overrides: Any) -> None:
 
 
 @pytest.fixture
-def hostile(entra: EntraStandIn, ada: EntraUser, stored_metadata: None, caplog: pytest.LogCaptureFixture,
-            db: None) -> Iterator[Hostile]:
+def hostile(
+    entra: EntraStandIn,
+    ada: EntraUser,
+    stored_metadata: None,
+    caplog: pytest.LogCaptureFixture,
+    db: None,
+) -> Iterator[Hostile]:
     """A Hostile driver with Ada already known to the site (so 'changed' is observable)."""
     caplog.set_level(logging.INFO, logger="thoropass_sso")
-    user = get_user_model().objects.create(username="ada-before", first_name="Old", email="old@x.example")
-    EntraIdentity.objects.create(user=user, connection=Connection.objects.get(),
-                                 tenant_id=entra.tenant_id, object_id=ada.object_id, upn="old")
+    user = get_user_model().objects.create(
+        username="ada-before", first_name="Old", email="old@x.example"
+    )
+    EntraIdentity.objects.create(
+        user=user,
+        connection=Connection.objects.get(),
+        tenant_id=entra.tenant_id,
+        object_id=ada.object_id,
+        upn="old",
+    )
     recorder = Recorder()
     sign_in_rejected.connect(recorder.on_rejected)
     user_signed_in.connect(recorder.on_signed_in)

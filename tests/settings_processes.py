@@ -19,8 +19,10 @@ DATABASES = {
     }
 }
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                "LOCATION": "thoropass_sso_test_cache"},
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "thoropass_sso_test_cache",
+    },
 }
 THOROPASS_SSO = json.loads(os.environ["THOROPASS_TEST_SSO"])
 LOGGING = {

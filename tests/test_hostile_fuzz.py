@@ -1,6 +1,8 @@
 """Issue 3: whatever arrives, the ACS answers with a redirect or a 4xx with a reason —
 never a 5xx. A seeded, bounded fuzz over mutations of one genuine, signed response."""
 
+# ruff: noqa: F811 - test functions take the imported ``hostile`` fixture by name
+
 from __future__ import annotations
 
 import base64
@@ -23,8 +25,23 @@ CASES = 48
 
 
 def _junk(rng: random.Random) -> str:
-    choices = ["", " ", "0", "-1", "9999-12-31T23:59:59Z", "0000-00-00T00:00:00Z", "#", "\u00e9\u2603",
-               "x" * 5000, "".join(rng.choices(string.ascii_letters + string.digits + string.punctuation + " ", k=rng.randint(1, 40)))]
+    choices = [
+        "",
+        " ",
+        "0",
+        "-1",
+        "9999-12-31T23:59:59Z",
+        "0000-00-00T00:00:00Z",
+        "#",
+        "\u00e9\u2603",
+        "x" * 5000,
+        "".join(
+            rng.choices(
+                string.ascii_letters + string.digits + string.punctuation + " ",
+                k=rng.randint(1, 40),
+            )
+        ),
+    ]
     return rng.choice(choices)
 
 
@@ -32,7 +49,9 @@ def _tree_mutation(rng: random.Random, root: etree._Element) -> str:
     elements = [e for e in root.iter() if isinstance(e.tag, str)]
     target = rng.choice(elements[1:])
     name = etree.QName(target).localname
-    kind = rng.choice(["delete", "attribute", "drop-attribute", "text", "duplicate", "move", "rename"])
+    kind = rng.choice(
+        ["delete", "attribute", "drop-attribute", "text", "duplicate", "move", "rename"]
+    )
     if kind == "delete":
         target.getparent().remove(target)
     elif kind == "attribute" and target.attrib:
@@ -56,10 +75,14 @@ def _byte_mutation(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     position = rng.randrange(len(data))
     kind = rng.choice(["flip", "truncate", "insert"])
     if kind == "flip":
-        return data[:position] + bytes([data[position] ^ (1 << rng.randrange(8))]) + data[position + 1:], kind
+        return data[:position] + bytes([data[position] ^ (1 << rng.randrange(8))]) + data[
+            position + 1 :
+        ], kind
     if kind == "truncate":
         return data[:position], kind
-    return data[:position] + rng.choice([b"<", b"&", b"]]>", b"\x00", b"<!--", b"\xff"]) + data[position:], kind
+    return data[:position] + rng.choice([b"<", b"&", b"]]>", b"\x00", b"<!--", b"\xff"]) + data[
+        position:
+    ], kind
 
 
 def test_fuzzed_responses_never_cause_a_server_error(hostile: Hostile) -> None:
@@ -81,7 +104,9 @@ def test_fuzzed_responses_never_cause_a_server_error(hostile: Hostile) -> None:
             outcomes["signed in"] = outcomes.get("signed in", 0) + 1
             continue
         rejections = hostile.recorder.rejections[seen:]
-        assert len(rejections) == 1, f"case {case} ({what}): {response.status_code} without a reason"
+        assert len(rejections) == 1, (
+            f"case {case} ({what}): {response.status_code} without a reason"
+        )
         reason: Reason = rejections[0]["reason"]
         assert 400 <= response.status_code < 500 and response.status_code == reason.status
         outcomes[reason.code] = outcomes.get(reason.code, 0) + 1

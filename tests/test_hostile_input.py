@@ -1,6 +1,8 @@
 """Issue 3, item 7: input hardening — size caps before base64 decoding, never
 inflating, and no DOCTYPE, entities, external DTDs or XInclude."""
 
+# ruff: noqa: F811 - test functions take the imported ``hostile`` fixture by name
+
 from __future__ import annotations
 
 import base64
@@ -62,6 +64,7 @@ def test_genuine_response_padded_past_the_cap(hostile: Hostile) -> None:
     def pad(xml: bytes) -> str:
         end = xml.rindex(b"</")
         return b64(xml[:end] + b" " * CAP + xml[end:])
+
     _attack_bytes(hostile, Reason.RESPONSE_TOO_LARGE, pad)
 
 
@@ -76,8 +79,10 @@ def test_oversize_request_body(hostile: Hostile) -> None:
 def test_garbled_content_length_is_not_a_server_error(hostile: Hostile) -> None:
     client, request = hostile.login()
     genuine = hostile.genuine(request)
-    hostile.expect_rejected(Reason.MISSING_RESPONSE, lambda: client.post(
-        "/saml2/acs/", {"SAMLResponse": b64(genuine)}, CONTENT_LENGTH="12abc"))
+    hostile.expect_rejected(
+        Reason.MISSING_RESPONSE,
+        lambda: client.post("/saml2/acs/", {"SAMLResponse": b64(genuine)}, CONTENT_LENGTH="12abc"),
+    )
     hostile.expect_signed_in(hostile.post(client, genuine))
 
 
@@ -92,7 +97,10 @@ def test_deflate_bomb_is_refused_fast_and_small(hostile: Hostile) -> None:
     inflated = 200 * 1024 * 1024
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     chunk = b"<" + b" " * (1024 * 1024 - 1)
-    bomb = b"".join(compressor.compress(chunk) for _ in range(inflated // len(chunk))) + compressor.flush()
+    bomb = (
+        b"".join(compressor.compress(chunk) for _ in range(inflated // len(chunk)))
+        + compressor.flush()
+    )
     value = b64(bomb)
     assert len(value) < CAP * 4 // 3  # under the size cap: only "never inflate" stops it
     client = Client()
@@ -110,7 +118,9 @@ def test_deflate_bomb_is_refused_fast_and_small(hostile: Hostile) -> None:
 
 def test_not_base64_not_xml_and_missing(hostile: Hostile) -> None:
     client = Client()
-    hostile.expect_rejected(Reason.MALFORMED, lambda: hostile.post_value(client, "%%%not-base64%%%"))
+    hostile.expect_rejected(
+        Reason.MALFORMED, lambda: hostile.post_value(client, "%%%not-base64%%%")
+    )
     hostile.expect_rejected(Reason.MALFORMED, lambda: hostile.post_value(client, b64(b"hello")))
     hostile.expect_rejected(Reason.MALFORMED, lambda: hostile.post_value(client, b64(b"<unclosed")))
     hostile.expect_rejected(Reason.NOT_A_RESPONSE, lambda: hostile.post_value(client, b64(b"<r/>")))
@@ -128,8 +138,9 @@ def listener():
 PROLOGS = {
     "bare DOCTYPE": b"<!DOCTYPE Response>",
     "internal entity": b'<!DOCTYPE Response [<!ENTITY who "ada@contoso.example">]>',
-    "billion laughs": b'<!DOCTYPE Response [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;'
-                      b'&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>',
+    "billion laughs": b'<!DOCTYPE Response [<!ENTITY a "aaaaaaaaaa">'
+    b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;'
+    b'&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>',
 }
 
 
@@ -139,11 +150,15 @@ def test_doctype_and_entities(hostile: Hostile, case: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["external DTD", "external entity"])
-def test_external_dtd_and_entity_are_never_fetched(hostile: Hostile, listener: MetadataServer,
-                                                   kind: str) -> None:
+def test_external_dtd_and_entity_are_never_fetched(
+    hostile: Hostile, listener: MetadataServer, kind: str
+) -> None:
     url = listener.url("/evil.dtd").encode()
-    prolog = (b'<!DOCTYPE Response SYSTEM "' + url + b'">' if kind == "external DTD"
-              else b'<!DOCTYPE Response [<!ENTITY % x SYSTEM "' + url + b'"> %x;]>')
+    prolog = (
+        b'<!DOCTYPE Response SYSTEM "' + url + b'">'
+        if kind == "external DTD"
+        else b'<!DOCTYPE Response [<!ENTITY % x SYSTEM "' + url + b'"> %x;]>'
+    )
     _attack_bytes(hostile, Reason.FORBIDDEN_XML, lambda xml: b64(_with_prolog(xml, prolog)))
     assert listener.requests == []
 
@@ -154,34 +169,46 @@ def _body(xml: bytes) -> str:
 
 def test_doctype_hidden_by_utf16(hostile: Hostile) -> None:
     """UTF-16 without a byte-order mark starts with '<' and hides '<!DOCTYPE' from a byte scan."""
+
     def utf16(xml: bytes) -> str:
         text = '<?xml version="1.0" encoding="UTF-16LE"?><!DOCTYPE Response>' + _body(xml)
         return b64(text.encode("utf-16-le"))
+
     _attack_bytes(hostile, Reason.FORBIDDEN_XML, utf16)
 
 
 def test_doctype_hidden_by_utf7(hostile: Hostile) -> None:
     """UTF-7 spells '<!DOCTYPE' as '+ADwAIQ-DOCTYPE': the parsed document is checked too."""
+
     def utf7(xml: bytes) -> str:
-        return b64(b'<?xml version="1.0" encoding="UTF-7"?>+ADwAIQ-DOCTYPE Response+AD4-'
-                   + _body(xml).encode("utf-7"))
+        return b64(
+            b'<?xml version="1.0" encoding="UTF-7"?>+ADwAIQ-DOCTYPE Response+AD4-'
+            + _body(xml).encode("utf-7")
+        )
+
     _attack_bytes(hostile, Reason.FORBIDDEN_XML, utf7)
 
 
 def test_utf7_encoded_genuine_response(hostile: Hostile) -> None:
     """No DOCTYPE at all, but an encoding that could hide one: SAML is UTF-8, refuse the rest."""
+
     def utf7(xml: bytes) -> str:
         return b64(b'<?xml version="1.0" encoding="UTF-7"?>' + _body(xml).encode("utf-7"))
+
     _attack_bytes(hostile, Reason.FORBIDDEN_XML, utf7)
 
 
-@pytest.mark.parametrize("namespace", ["http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"])
+@pytest.mark.parametrize(
+    "namespace", ["http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"]
+)
 def test_xinclude_is_refused(hostile: Hostile, listener: MetadataServer, namespace: str) -> None:
     """Signed with the XInclude inside a claim value: only the XInclude rule can refuse it."""
     href = listener.url("/secret")
 
     def include(root: etree._Element) -> None:
-        value = assertion_of(root).find(f"{SAML}AttributeStatement/{SAML}Attribute/{SAML}AttributeValue")
+        value = assertion_of(root).find(
+            f"{SAML}AttributeStatement/{SAML}Attribute/{SAML}AttributeValue"
+        )
         etree.SubElement(value, f"{{{namespace}}}include", href=href, parse="text")
 
     hostile.attack(Reason.FORBIDDEN_XML, mutate=include)

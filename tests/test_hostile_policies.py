@@ -1,6 +1,8 @@
 """Issue 3, items 10 and 11: Entra policies (guests, groups overage) and
 observability (already asserted for every rejection by the shared helper)."""
 
+# ruff: noqa: F811 - test functions take the imported ``hostile`` fixture by name
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +23,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def guest() -> EntraUser:
     """A B2B guest: their identity provider is not this tenant's issuer."""
-    return EntraUser(upn="bob_fabrikam.example#EXT#@contoso.example", given_name="Bob",
-                     guest_identity_provider="https://sts.windows.net/99999999-9999-9999-9999-999999999999/")
+    return EntraUser(
+        upn="bob_fabrikam.example#EXT#@contoso.example",
+        given_name="Bob",
+        guest_identity_provider="https://sts.windows.net/99999999-9999-9999-9999-999999999999/",
+    )
 
 
 def test_guests_are_allowed_by_default(hostile: Hostile, guest: EntraUser) -> None:

@@ -2,6 +2,8 @@
 Every hostile value still signs the user in (the response is genuine) but
 lands on the default redirect."""
 
+# ruff: noqa: F811 - test functions take the imported ``hostile`` fixture by name
+
 from __future__ import annotations
 
 import pytest
@@ -45,7 +47,9 @@ def test_hostile_next_goes_to_the_default(hostile: Hostile, target: str) -> None
 @pytest.mark.parametrize("target", HOSTILE_TARGETS)
 def test_hostile_relay_state_goes_to_the_default(hostile: Hostile, target: str) -> None:
     """IdP-initiated: the RelayState is the only source of the destination."""
-    hostile.expect_signed_in(hostile.post(Client(), hostile.unsolicited(), relay_state=target), DEFAULT)
+    hostile.expect_signed_in(
+        hostile.post(Client(), hostile.unsolicited(), relay_state=target), DEFAULT
+    )
 
 
 @pytest.mark.parametrize("target", SAFE_TARGETS)
@@ -53,11 +57,14 @@ def test_same_site_paths_are_kept(hostile: Hostile, target: str) -> None:
     """Controls: the sanitiser is not simply always answering the default."""
     client, request = hostile.login(next_path=target)
     hostile.expect_signed_in(hostile.post(client, hostile.genuine(request)), target)
-    hostile.expect_signed_in(hostile.post(Client(), hostile.unsolicited(), relay_state=target), target)
+    hostile.expect_signed_in(
+        hostile.post(Client(), hostile.unsolicited(), relay_state=target), target
+    )
 
 
 def test_relay_state_cannot_override_the_requested_path(hostile: Hostile) -> None:
-    """SP-initiated: the destination comes from this browser's request, not the posted RelayState."""
+    """SP-initiated: the destination is this browser's request's, not the posted RelayState."""
     client, request = hostile.login(next_path="/deep/link/")
-    hostile.expect_signed_in(hostile.post(client, hostile.genuine(request), relay_state="/home/?x"),
-                             "/deep/link/")
+    hostile.expect_signed_in(
+        hostile.post(client, hostile.genuine(request), relay_state="/home/?x"), "/deep/link/"
+    )

@@ -2,6 +2,8 @@
 and SP-initiated correlation (the response must answer a request this browser
 made, once). Two real server processes: tests/test_hostile_replay_processes.py."""
 
+# ruff: noqa: F811 - test functions take the imported ``hostile`` fixture by name
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -86,8 +88,12 @@ def test_request_id_answered_twice(hostile: Hostile) -> None:
 def test_forged_pending_cookie(hostile: Hostile, settings) -> None:
     client, request = hostile.login()
     xml = hostile.genuine(request)
-    forged = dumps([[request.id, "/home/"]], key="not-the-site-secret", salt="thoropass_sso.pending",
-                   compress=True)
+    forged = dumps(
+        [[request.id, "/home/"]],
+        key="not-the-site-secret",
+        salt="thoropass_sso.pending",
+        compress=True,
+    )
     client.cookies[COOKIE_NAME] = forged
     hostile.expect_rejected(Reason.UNKNOWN_REQUEST, lambda: hostile.post(client, xml))
 
@@ -95,6 +101,7 @@ def test_forged_pending_cookie(hostile: Hostile, settings) -> None:
 def test_in_response_to_differs_between_response_and_assertion(hostile: Hostile) -> None:
     def other_request(root: etree._Element) -> None:
         root.set("InResponseTo", "_another-request")
+
     hostile.attack(Reason.UNKNOWN_REQUEST, mutate=other_request)
 
 
@@ -125,10 +132,12 @@ def test_far_future_expiry_is_held_and_never_a_server_error(hostile: Hostile) ->
     """An assertion valid until year 9999 must not overflow the cache timeout (a 500). It can
     only be accepted until its IssueInstant goes stale, so that bounds the hold — and its
     replay is still refused."""
+
     def forever(root: etree._Element) -> None:
         assertion = assertion_of(root)
         assertion.find("saml:Conditions", NS).set("NotOnOrAfter", "9999-12-31T23:59:59Z")
         assertion.find(CONFIRMATION, NS).set("NotOnOrAfter", "9999-12-31T23:59:59Z")
+
     xml = hostile.unsolicited(mutate=forever)
     hostile.expect_signed_in(hostile.post(Client(), xml))
     hostile.expect_rejected(Reason.REPLAY, lambda: hostile.post(Client(), xml))
@@ -141,8 +150,10 @@ def test_far_future_expiry_is_held_and_never_a_server_error(hostile: Hostile) ->
 
 
 def test_idp_initiated_needs_a_shared_replay_cache(hostile: Hostile, settings) -> None:
-    settings.CACHES = {**settings.CACHES,
-                       "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
     override_sso(settings, REPLAY_CACHE="local")
     xml = hostile.unsolicited()
     hostile.expect_rejected(Reason.UNSOLICITED_DISABLED, lambda: hostile.post(Client(), xml))

@@ -46,7 +46,9 @@ class Server:
     process: subprocess.Popen
     log: Path
 
-    def request(self, method: str, path: str, body: str = "", cookie: str = "") -> http.client.HTTPResponse:
+    def request(
+        self, method: str, path: str, body: str = "", cookie: str = ""
+    ) -> http.client.HTTPResponse:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
         headers = {"Host": "127.0.0.1"}
         if body:
@@ -66,9 +68,10 @@ def _reason(response: http.client.HTTPResponse) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn,
-         metadata_server: MetadataServer) -> Iterator[tuple[Server, Server]]:
-    """Prepare one database (migrate, cache table, metadata via the real command); start two servers."""
+def site(
+    tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn, metadata_server: MetadataServer
+) -> Iterator[tuple[Server, Server]]:
+    """One database (migrate, cache table, metadata via the real command); two servers on it."""
     workdir = tmp_path_factory.mktemp("processes")
     metadata_server.set(entra.metadata_path.split("?")[0], Reply(body=entra.metadata_xml()))
     env = {
@@ -76,15 +79,27 @@ def site(tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn,
         "DJANGO_SETTINGS_MODULE": "tests.settings_processes",
         "PYTHONPATH": str(ROOT),
         "THOROPASS_TEST_DB": str(workdir / "site.sqlite3"),
-        "THOROPASS_TEST_SSO": json.dumps({
-            "BASE_URL": BASE_URL,
-            "METADATA_URL": metadata_server.url(entra.metadata_path),
-            "TENANT_ID": entra.tenant_id,
-        }),
+        "THOROPASS_TEST_SSO": json.dumps(
+            {
+                "BASE_URL": BASE_URL,
+                "METADATA_URL": metadata_server.url(entra.metadata_path),
+                "TENANT_ID": entra.tenant_id,
+            }
+        ),
     }
-    for command in (["migrate", "--verbosity", "0"], ["createcachetable"], ["refresh_entra_metadata"]):
-        subprocess.run([sys.executable, "-m", "django", *command], cwd=ROOT, env=env, check=True,
-                       timeout=60, capture_output=True)
+    for command in (
+        ["migrate", "--verbosity", "0"],
+        ["createcachetable"],
+        ["refresh_entra_metadata"],
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "django", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=60,
+            capture_output=True,
+        )
 
     servers: list[Server] = []
     try:
@@ -92,9 +107,22 @@ def site(tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn,
             port = _free_port()
             log = workdir / f"server{index}.log"
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "django.core.wsgi:get_wsgi_application()",
-                 "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "django.core.wsgi:get_wsgi_application()",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "1",
+                    "--timeout",
+                    "30",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log.open("wb"),
             )
             servers.append(Server(port, process, log))
         for server in servers:
@@ -106,7 +134,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn,
                     break
                 except OSError:
                     if time.monotonic() > deadline:
-                        raise AssertionError(f"server did not start: {server.log.read_text()}") from None
+                        raise AssertionError(
+                            f"server did not start: {server.log.read_text()}"
+                        ) from None
                     time.sleep(0.1)
         assert servers[0].process.pid != servers[1].process.pid
         yield servers[0], servers[1]
@@ -125,15 +155,18 @@ def _rejections(server: Server, code: str) -> int:
     return server.log.read_text().count(f"sign-in rejected reason={code} ")
 
 
-def test_sp_initiated_replay_to_another_process(site: tuple[Server, Server], entra: EntraStandIn,
-                                                ada: EntraUser) -> None:
+def test_sp_initiated_replay_to_another_process(
+    site: tuple[Server, Server], entra: EntraStandIn, ada: EntraUser
+) -> None:
     one, two = site
     login = one.request("GET", "/saml2/login/?" + urlencode({"next": "/deep/link/"}))
     assert login.status == 302
     cookie = SimpleCookie(login.headers["Set-Cookie"])[COOKIE_NAME].value
     request = entra.read_authn_request(login.headers["Location"])
     xml = response_for(entra, ada, request)
-    body = urlencode({"SAMLResponse": entra.post_binding_value(xml), "RelayState": request.relay_state})
+    body = urlencode(
+        {"SAMLResponse": entra.post_binding_value(xml), "RelayState": request.relay_state}
+    )
     pending = f"{COOKIE_NAME}={cookie}"
 
     first = one.request("POST", "/saml2/acs/", body, pending)
@@ -145,8 +178,9 @@ def test_sp_initiated_replay_to_another_process(site: tuple[Server, Server], ent
     assert _rejections(two, "replay") == before + 1
 
 
-def test_unsolicited_replay_to_another_process(site: tuple[Server, Server], entra: EntraStandIn,
-                                               ada: EntraUser) -> None:
+def test_unsolicited_replay_to_another_process(
+    site: tuple[Server, Server], entra: EntraStandIn, ada: EntraUser
+) -> None:
     one, two = site
     xml = entra.response_xml(ada, acs_url=ACS_URL, audience=SP_ENTITY_ID)
     body = urlencode({"SAMLResponse": entra.post_binding_value(xml)})
@@ -156,6 +190,11 @@ def test_unsolicited_replay_to_another_process(site: tuple[Server, Server], entr
     assert replayed.status == 403 and _reason(replayed) == "replay"
 
     # Control: process 2 signs in a fresh response, so the refusal was the replay alone.
-    fresh = urlencode({"SAMLResponse": entra.post_binding_value(
-        entra.response_xml(ada, acs_url=ACS_URL, audience=SP_ENTITY_ID))})
+    fresh = urlencode(
+        {
+            "SAMLResponse": entra.post_binding_value(
+                entra.response_xml(ada, acs_url=ACS_URL, audience=SP_ENTITY_ID)
+            )
+        }
+    )
     assert two.request("POST", "/saml2/acs/", fresh).status == 302

@@ -2,6 +2,8 @@
 changed content, foreign keys and HMAC. Each attack starts from a genuine,
 really-signed response and must be refused for the stated reason."""
 
+# ruff: noqa: F811 - test functions take the imported ``hostile`` fixture by name
+
 from __future__ import annotations
 
 import base64
@@ -110,8 +112,7 @@ def hide_signed_in(where: str) -> Callable[[etree._Element], None]:
         elif where == "StatusDetail":
             container = etree.SubElement(root.find("samlp:Status", NS), f"{SAMLP}StatusDetail")
         elif where == "Object":
-            container = etree.SubElement(
-                etree.SubElement(evil, f"{DS}Signature"), f"{DS}Object")
+            container = etree.SubElement(etree.SubElement(evil, f"{DS}Signature"), f"{DS}Object")
         else:  # pragma: no cover - test bug
             raise AssertionError(where)
         container.append(signed)
@@ -120,13 +121,16 @@ def hide_signed_in(where: str) -> Callable[[etree._Element], None]:
 
 
 def duplicate_id_evil_first(root: etree._Element) -> None:
-    """Two assertions share the signed ID; an ID resolver picking the first would verify the wrong one."""
+    """Two assertions share the signed ID; a resolver taking the first verifies the wrong one."""
     signed = assertion_of(root)
     root.insert(list(root).index(signed), evil_copy(signed, new_id=False))
 
 
 def namespaced_id_decoy(root: etree._Element) -> None:
-    """A decoy carrying the signed ID in a foreign-namespace attribute (xmlsec's ID lookup ignores namespaces)."""
+    """A decoy holding the signed ID in a foreign-namespace attribute.
+
+    xmlsec's ID lookup ignores attribute namespaces and takes the first in document order.
+    """
     signed = assertion_of(root)
     decoy = etree.Element("{urn:evil}Decoy", nsmap={"evil": "urn:evil"})
     decoy.set("{urn:evil}ID", signed.get("ID"))
@@ -141,9 +145,15 @@ def signed_then_unsigned(root: etree._Element) -> None:
 
 
 WRAPPING = {
-    "xsw3 evil assertion before the signed one": (xsw3_evil_assertion_before_signed, Reason.ASSERTION_COUNT),
+    "xsw3 evil assertion before the signed one": (
+        xsw3_evil_assertion_before_signed,
+        Reason.ASSERTION_COUNT,
+    ),
     "xsw4 signed assertion inside the evil one": (xsw4_signed_inside_evil, Reason.ASSERTION_COUNT),
-    "xsw5 signed copy changed, original appended": (xsw5_changed_signed_copy_plus_original, Reason.DUPLICATE_ID),
+    "xsw5 signed copy changed, original appended": (
+        xsw5_changed_signed_copy_plus_original,
+        Reason.DUPLICATE_ID,
+    ),
     "xsw6 original inside the signature": (xsw6_original_inside_signature, Reason.DUPLICATE_ID),
     "xsw7 signed assertion in Extensions": (xsw7_signed_in_extensions, Reason.DUPLICATE_ID),
     "xsw8 original in a signature Object": (xsw8_original_in_signature_object, Reason.DUPLICATE_ID),
@@ -189,11 +199,18 @@ def response_assertion_swapped(root: etree._Element) -> None:
 
 
 RESPONSE_WRAPPING = {
-    "xsw1 original response inside the signature": (xsw1_original_response_inside_signature,
-                                                    Reason.ASSERTION_COUNT),
-    "xsw2 original response before the signature": (xsw2_original_response_before_signature,
-                                                    Reason.ASSERTION_COUNT),
-    "assertion swapped in a signed response": (response_assertion_swapped, Reason.SIGNATURE_INVALID),
+    "xsw1 original response inside the signature": (
+        xsw1_original_response_inside_signature,
+        Reason.ASSERTION_COUNT,
+    ),
+    "xsw2 original response before the signature": (
+        xsw2_original_response_before_signature,
+        Reason.ASSERTION_COUNT,
+    ),
+    "assertion swapped in a signed response": (
+        response_assertion_swapped,
+        Reason.SIGNATURE_INVALID,
+    ),
 }
 
 
@@ -239,8 +256,11 @@ def change_name_id(root: etree._Element) -> None:
 
 def add_claim(root: etree._Element) -> None:
     statement = assertion_of(root).find("saml:AttributeStatement", NS)
-    attribute = etree.SubElement(statement, f"{SAML}Attribute",
-                                 Name="http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
+    attribute = etree.SubElement(
+        statement,
+        f"{SAML}Attribute",
+        Name="http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+    )
     etree.SubElement(attribute, f"{SAML}AttributeValue").text = "Admin"
 
 
@@ -280,11 +300,17 @@ def test_unsigned_response_and_assertion(hostile: Hostile) -> None:
 @pytest.fixture(scope="module")
 def attacker(tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn) -> EntraStandIn:
     """The same tenant id, signed with the attacker's own key."""
-    return EntraStandIn(tmp_path_factory.mktemp("attacker"), tenant_id=entra.tenant_id,
-                        app_id=entra.app_id, signing_keys=[make_signing_key_pair()])
+    return EntraStandIn(
+        tmp_path_factory.mktemp("attacker"),
+        tenant_id=entra.tenant_id,
+        app_id=entra.app_id,
+        signing_keys=[make_signing_key_pair()],
+    )
 
 
-def _resign(attacker: EntraStandIn, xml: bytes, key_info: Callable[[], etree._Element] | None) -> bytes:
+def _resign(
+    attacker: EntraStandIn, xml: bytes, key_info: Callable[[], etree._Element] | None
+) -> bytes:
     root = parse(xml)
     assertion = assertion_of(root)
     assertion.remove(signature_of(assertion))
@@ -299,7 +325,9 @@ def _resign(attacker: EntraStandIn, xml: bytes, key_info: Callable[[], etree._El
 
 def _x509_key_info(cert_b64: str) -> etree._Element:
     key_info = etree.Element(f"{DS}KeyInfo")
-    etree.SubElement(etree.SubElement(key_info, f"{DS}X509Data"), f"{DS}X509Certificate").text = cert_b64
+    etree.SubElement(
+        etree.SubElement(key_info, f"{DS}X509Data"), f"{DS}X509Certificate"
+    ).text = cert_b64
     return key_info
 
 
@@ -322,26 +350,33 @@ def test_attacker_key_without_key_info(hostile: Hostile, attacker: EntraStandIn)
 
 def test_attacker_key_with_its_own_certificate(hostile: Hostile, attacker: EntraStandIn) -> None:
     own = attacker.signing_keys[0].cert_b64
-    hostile.attack(Reason.SIGNATURE_INVALID,
-                   forge=lambda xml: _resign(attacker, xml, lambda: _x509_key_info(own)))
+    hostile.attack(
+        Reason.SIGNATURE_INVALID,
+        forge=lambda xml: _resign(attacker, xml, lambda: _x509_key_info(own)),
+    )
 
 
-def test_attacker_key_with_a_copy_of_the_idp_certificate(hostile: Hostile, attacker: EntraStandIn,
-                                                         entra: EntraStandIn) -> None:
+def test_attacker_key_with_a_copy_of_the_idp_certificate(
+    hostile: Hostile, attacker: EntraStandIn, entra: EntraStandIn
+) -> None:
     idp_cert = entra.signing_keys[0].cert_b64
-    hostile.attack(Reason.SIGNATURE_INVALID,
-                   forge=lambda xml: _resign(attacker, xml, lambda: _x509_key_info(idp_cert)))
+    hostile.attack(
+        Reason.SIGNATURE_INVALID,
+        forge=lambda xml: _resign(attacker, xml, lambda: _x509_key_info(idp_cert)),
+    )
 
 
 def test_attacker_key_as_a_bare_key_value(hostile: Hostile, attacker: EntraStandIn) -> None:
     pair = attacker.signing_keys[0]
-    hostile.attack(Reason.SIGNATURE_INVALID,
-                   forge=lambda xml: _resign(attacker, xml, lambda: _key_value(pair)))
+    hostile.attack(
+        Reason.SIGNATURE_INVALID, forge=lambda xml: _resign(attacker, xml, lambda: _key_value(pair))
+    )
 
 
 @pytest.mark.parametrize("encoding", ["der", "pem"])
-def test_hmac_keyed_with_the_public_certificate(hostile: Hostile, entra: EntraStandIn,
-                                                encoding: str) -> None:
+def test_hmac_keyed_with_the_public_certificate(
+    hostile: Hostile, entra: EntraStandIn, encoding: str
+) -> None:
     """Key confusion: an HMAC whose secret is the (public) IdP certificate."""
     pem = entra.signing_keys[0].cert_pem
     der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
@@ -351,11 +386,13 @@ def test_hmac_keyed_with_the_public_certificate(hostile: Hostile, entra: EntraSt
         root = parse(xml)
         assertion = assertion_of(root)
         assertion.remove(signature_of(assertion))
-        signature = xmlsec.template.create(assertion, xmlsec.Transform.EXCL_C14N,
-                                           xmlsec.Transform.HMAC_SHA256)
+        signature = xmlsec.template.create(
+            assertion, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.HMAC_SHA256
+        )
         assertion.insert(after_issuer(assertion), signature)
-        reference = xmlsec.template.add_reference(signature, xmlsec.Transform.SHA256,
-                                                  uri=f"#{assertion.get('ID')}")
+        reference = xmlsec.template.add_reference(
+            signature, xmlsec.Transform.SHA256, uri=f"#{assertion.get('ID')}"
+        )
         xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)
         xmlsec.template.add_transform(reference, xmlsec.Transform.EXCL_C14N)
         xmlsec.tree.add_ids(root, ["ID"])

@@ -1,6 +1,8 @@
 """Issue 3, item 8: the subject — empty or missing NameID refused; comment
 injection yields the full value, never a truncated identity."""
 
+# ruff: noqa: F811 - test functions take the imported ``hostile`` fixture by name
+
 from __future__ import annotations
 
 import pytest
@@ -30,6 +32,7 @@ def name_id(root: etree._Element) -> etree._Element:
 def set_name_id(text: str):
     def mutate(root: etree._Element) -> None:
         name_id(root).text = text
+
     return mutate
 
 
@@ -45,6 +48,7 @@ def remove_subject(root: etree._Element) -> None:
 
 def two_name_ids(root: etree._Element) -> None:
     import copy
+
     other = copy.deepcopy(name_id(root))
     other.text = "mallory@contoso.example"
     name_id(root).addnext(other)

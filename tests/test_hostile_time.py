@@ -1,6 +1,8 @@
 """Issue 3, items 3 and 4: time windows with the configured skew, stale responses,
 and weak algorithms (SHA-1 refused unless the site allows it)."""
 
+# ruff: noqa: F811 - test functions take the imported ``hostile`` fixture by name
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -32,39 +34,60 @@ MINUTE = timedelta(minutes=1)
 
 def at(path: str, attribute: str, offset: timedelta | None):
     """Set (or with None remove) ``attribute`` of the assertion's ``path`` to now + offset."""
+
     def mutate(root: etree._Element) -> None:
         element = assertion_of(root) if path == "." else assertion_of(root).find(path, NS)
         if offset is None:
             del element.attrib[attribute]
         else:
             element.set(attribute, format_instant(datetime.now(UTC) + offset))
+
     return mutate
 
 
 def raw(path: str, attribute: str, value: str):
     def mutate(root: etree._Element) -> None:
         assertion_of(root).find(path, NS).set(attribute, value)
+
     return mutate
 
 
 CONFIRMATION = "saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData"
 
 REFUSED = {
-    "Conditions NotBefore beyond the skew": (at("saml:Conditions", "NotBefore", SKEW + MINUTE),
-                                             Reason.NOT_YET_VALID),
+    "Conditions NotBefore beyond the skew": (
+        at("saml:Conditions", "NotBefore", SKEW + MINUTE),
+        Reason.NOT_YET_VALID,
+    ),
     "Conditions NotOnOrAfter passed beyond the skew": (
-        at("saml:Conditions", "NotOnOrAfter", -(SKEW + MINUTE)), Reason.EXPIRED),
+        at("saml:Conditions", "NotOnOrAfter", -(SKEW + MINUTE)),
+        Reason.EXPIRED,
+    ),
     "SubjectConfirmationData NotOnOrAfter passed beyond the skew": (
-        at(CONFIRMATION, "NotOnOrAfter", -(SKEW + MINUTE)), Reason.EXPIRED),
-    "SubjectConfirmationData NotOnOrAfter missing": (at(CONFIRMATION, "NotOnOrAfter", None),
-                                                     Reason.NO_BEARER_CONFIRMATION),
+        at(CONFIRMATION, "NotOnOrAfter", -(SKEW + MINUTE)),
+        Reason.EXPIRED,
+    ),
+    "SubjectConfirmationData NotOnOrAfter missing": (
+        at(CONFIRMATION, "NotOnOrAfter", None),
+        Reason.NO_BEARER_CONFIRMATION,
+    ),
     "SubjectConfirmationData NotBefore beyond the skew": (
-        at(CONFIRMATION, "NotBefore", SKEW + MINUTE), Reason.NOT_YET_VALID),
-    "Assertion IssueInstant in the future": (at(".", "IssueInstant", SKEW + MINUTE), Reason.NOT_YET_VALID),
+        at(CONFIRMATION, "NotBefore", SKEW + MINUTE),
+        Reason.NOT_YET_VALID,
+    ),
+    "Assertion IssueInstant in the future": (
+        at(".", "IssueInstant", SKEW + MINUTE),
+        Reason.NOT_YET_VALID,
+    ),
     "Assertion IssueInstant missing": (at(".", "IssueInstant", None), Reason.MALFORMED),
-    "NotOnOrAfter not a date": (raw("saml:Conditions", "NotOnOrAfter", "tomorrow"), Reason.MALFORMED),
-    "NotOnOrAfter month 13": (raw("saml:Conditions", "NotOnOrAfter", "2030-13-01T00:00:00Z"),
-                              Reason.MALFORMED),
+    "NotOnOrAfter not a date": (
+        raw("saml:Conditions", "NotOnOrAfter", "tomorrow"),
+        Reason.MALFORMED,
+    ),
+    "NotOnOrAfter month 13": (
+        raw("saml:Conditions", "NotOnOrAfter", "2030-13-01T00:00:00Z"),
+        Reason.MALFORMED,
+    ),
 }
 
 
@@ -76,29 +99,37 @@ def test_time_window_refused(hostile: Hostile, case: str) -> None:
 
 WITHIN_SKEW = {
     "Conditions NotBefore inside the skew": at("saml:Conditions", "NotBefore", SKEW - MINUTE),
-    "Conditions NotOnOrAfter passed inside the skew": at("saml:Conditions", "NotOnOrAfter", -(SKEW - MINUTE)),
-    "SubjectConfirmationData NotOnOrAfter passed inside the skew": at(CONFIRMATION, "NotOnOrAfter",
-                                                                      -(SKEW - MINUTE)),
+    "Conditions NotOnOrAfter passed inside the skew": at(
+        "saml:Conditions", "NotOnOrAfter", -(SKEW - MINUTE)
+    ),
+    "SubjectConfirmationData NotOnOrAfter passed inside the skew": at(
+        CONFIRMATION, "NotOnOrAfter", -(SKEW - MINUTE)
+    ),
 }
 
 
 @pytest.mark.parametrize("case", WITHIN_SKEW, ids=list(WITHIN_SKEW))
 def test_clock_skew_is_tolerated(hostile: Hostile, case: str) -> None:
     client, request = hostile.login()
-    hostile.expect_signed_in(hostile.post(client, hostile.genuine(request, mutate=WITHIN_SKEW[case])))
+    hostile.expect_signed_in(
+        hostile.post(client, hostile.genuine(request, mutate=WITHIN_SKEW[case]))
+    )
 
 
 def test_clock_skew_is_configurable(hostile: Hostile, settings) -> None:
     """Four minutes early is refused with the default skew and accepted with a ten-minute one."""
     early = at("saml:Conditions", "NotBefore", 4 * MINUTE)
     client, request = hostile.login()
-    hostile.expect_rejected(Reason.NOT_YET_VALID,
-                            lambda: hostile.post(client, hostile.genuine(request, mutate=early)))
+    hostile.expect_rejected(
+        Reason.NOT_YET_VALID, lambda: hostile.post(client, hostile.genuine(request, mutate=early))
+    )
     override_sso(settings, CLOCK_SKEW=600)
     hostile.expect_signed_in(hostile.post(client, hostile.genuine(request, mutate=early)))
 
 
-@pytest.mark.parametrize("age", [timedelta(minutes=14), timedelta(days=3)], ids=["14 minutes", "3 days"])
+@pytest.mark.parametrize(
+    "age", [timedelta(minutes=14), timedelta(days=3)], ids=["14 minutes", "3 days"]
+)
 def test_stale_issue_instant(hostile: Hostile, age: timedelta) -> None:
     """Older than MAX_RESPONSE_AGE (600 s) + skew; the whole response is consistently old."""
     client, request = hostile.login()
@@ -110,6 +141,7 @@ def test_stale_issue_instant(hostile: Hostile, age: timedelta) -> None:
 def test_stale_response_issue_instant_with_fresh_assertion(hostile: Hostile) -> None:
     def old_response(root: etree._Element) -> None:
         root.set("IssueInstant", format_instant(datetime.now(UTC) - timedelta(days=3)))
+
     hostile.attack(Reason.STALE, mutate=old_response)
 
 
@@ -120,7 +152,8 @@ def test_unsolicited_response_older_than_the_idp_initiated_window(hostile: Hosti
     def still_confirmable(root: etree._Element) -> None:
         # Keep the bearer confirmation open so only the unsolicited-age rule can refuse it.
         assertion_of(root).find(CONFIRMATION, NS).set(
-            "NotOnOrAfter", format_instant(datetime.now(UTC) + timedelta(minutes=5)))
+            "NotOnOrAfter", format_instant(datetime.now(UTC) + timedelta(minutes=5))
+        )
 
     old = hostile.unsolicited(mutate=still_confirmable, issued_at=issued)
     hostile.expect_rejected(Reason.STALE, lambda: hostile.post(Client(), old))
@@ -146,7 +179,9 @@ def _sha1_digest(hostile: Hostile, xml: bytes) -> bytes:
     root = parse(xml)
     assertion = assertion_of(root)
     assertion.remove(signature_of(assertion))
-    return hostile.entra.sign(serialize(root), "Assertion", sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA1)
+    return hostile.entra.sign(
+        serialize(root), "Assertion", sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA1
+    )
 
 
 def test_sha1_digest_refused_by_default(hostile: Hostile) -> None:

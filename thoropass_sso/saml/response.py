@@ -222,7 +222,9 @@ class ResponseVerifier:
 
         # Subject: a non-empty NameID and one bearer confirmation addressed to us.
         subject = _at_most_one(assertion, "saml:Subject", "Subject")
-        name_id_element = _at_most_one(subject, "saml:NameID", "NameID") if subject is not None else None
+        name_id_element = (
+            _at_most_one(subject, "saml:NameID", "NameID") if subject is not None else None
+        )
         name_id = text_of(name_id_element)
         if not name_id:
             raise _reject(Reason.MISSING_NAME_ID, "NameID missing or empty")
@@ -301,7 +303,9 @@ class ResponseVerifier:
         # bounds the hold (a year-9999 NotOnOrAfter would otherwise overflow
         # the cache's expiry into a 500).
         stale_from = issue_instant + expect.max_age + skew
-        expires = min(t for t in (confirmation_expiry, not_on_or_after, stale_from) if t is not None)
+        expires = min(
+            t for t in (confirmation_expiry, not_on_or_after, stale_from) if t is not None
+        )
         return VerifiedAssertion(
             assertion_id=assertion_id,
             in_response_to=in_response_to,
