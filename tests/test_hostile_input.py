@@ -112,7 +112,7 @@ def test_deflate_bomb_is_refused_fast_and_small(hostile: Hostile) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 2.0, f"took {elapsed:.1f}s"
+    assert elapsed < 5.0, f"took {elapsed:.1f}s"  # stock pysaml2: 20 s; we decode ~270 KB and stop
     assert peak < 32 * 1024 * 1024, f"peak {peak / 2**20:.0f} MB"
 
 

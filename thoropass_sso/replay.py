@@ -9,6 +9,7 @@ one process, which is why IdP-initiated sign-in requires a shared one.
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime
 
 from django.core.cache import caches
@@ -49,5 +50,8 @@ def _key(kind: str, value: str) -> str:
 
 def claim_once(kind: str, value: str, *, until: datetime, now: datetime, skew_seconds: int) -> bool:
     """Record ``value`` as used until ``until`` (+ skew); False if it already was."""
-    timeout = max(1, int((until - now).total_seconds()) + skew_seconds)
+    # Round up, plus one second: int() truncation and caches that store whole-second
+    # expiries (the database cache drops microseconds) would otherwise forget the id
+    # up to two seconds before the end of the window in which it is still accepted.
+    timeout = max(1, math.ceil((until - now).total_seconds()) + skew_seconds + 1)
     return bool(_cache().add(_key(kind, value), 1, timeout=timeout))
