@@ -76,6 +76,15 @@ def test_oversize_request_body(hostile: Hostile) -> None:
     hostile.expect_signed_in(hostile.post(client, genuine))
 
 
+def test_too_many_form_fields(hostile: Hostile) -> None:
+    """Django refuses more than DATA_UPLOAD_MAX_NUMBER_FIELDS: still a rejection with a reason."""
+    client, request = hostile.login()
+    genuine = hostile.genuine(request)
+    body = {"SAMLResponse": b64(genuine), **{f"f{i}": "x" for i in range(1500)}}
+    hostile.expect_rejected(Reason.MALFORMED, lambda: client.post("/saml2/acs/", body))
+    hostile.expect_signed_in(hostile.post(client, genuine))
+
+
 def test_garbled_content_length_is_not_a_server_error(hostile: Hostile) -> None:
     client, request = hostile.login()
     genuine = hostile.genuine(request)
