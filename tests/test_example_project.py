@@ -85,7 +85,7 @@ def test_an_entra_like_metadata_url_signs_in_both_ways(tmp_path):
                           email="grace.hopper@contoso.example")
         with gunicorn(env, port) as base:
             acs_url, entity_id = f"{base}/saml2/acs/", f"{base}/saml2/metadata/"
-            assert requests.get(f"{base}/saml2/metadata/").status_code == 200
+            assert requests.get(f"{base}/saml2/metadata/", timeout=30).status_code == 200
 
             browser = requests.Session()
             login = browser.get(f"{base}/saml2/login/?next=/private/", allow_redirects=False)
