@@ -89,9 +89,13 @@ class EntraBackend(Saml2Backend):
             if adapter.populate_user(request, user, claims):
                 user.save()
         adapter.apply_groups_and_roles(request, user, claims, groups)
-        identity.upn = claims.upn[:255]
-        identity.last_sign_in = timezone.now()
-        identity.save()
+        upn, now = claims.upn[:255], timezone.now()
+        if created:
+            identity.upn, identity.last_sign_in = upn, now
+            identity.save()
+        else:
+            # Runs on every sign-in: one UPDATE of the two fields, not a full save.
+            EntraIdentity.objects.filter(pk=identity.pk).update(upn=upn, last_sign_in=now)
         return user, created
 
 

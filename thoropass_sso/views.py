@@ -12,21 +12,22 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib import auth
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.generic import View
 from djangosaml2 import views as djangosaml2_views
 
+from .backends import rejection_from
 from .conf import get_settings
 from .exceptions import MetadataNotStored, SignInRejected
 from .pending import forget_request, read_pending, remember_request
 from .reasons import Reason
-from .redirects import default_login_redirect, default_logout_redirect, safe_relative_path
+from .redirects import default_login_redirect, safe_relative_path
 from .rejections import rejection_response
 from .replay import claim_once, replay_cache_is_shared
-from .runtime import ConnectionRuntime, get_runtime
+from .runtime import get_runtime
 from .saml.authn_request import authn_request_redirect
 from .saml.response import VerifiedAssertion
 from .signals import user_created, user_signed_in
@@ -105,23 +106,22 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
             runtime = get_runtime()
             now = datetime.now(UTC)
             verified = runtime.verifier.verify(saml_response, now=now)
-            next_path = self._correlate(request, verified, now)
-            self._claim_assertion(verified, now)
             claims = verified.claims
-            user = auth.authenticate(request, entra_claims=claims, connection=runtime)
-            if user is None:
-                from .backends import rejection_from  # the backend's reason, if it refused
-
-                raise rejection_from(request) or SignInRejected(
-                    Reason.UNKNOWN_USER, "no backend accepted the identity")
+            # Every write of a sign-in (used ids, user, identity, session) commits
+            # together: a refusal at any step leaves no trace in the database.
+            with transaction.atomic():
+                next_path = self._correlate(request, verified, now)
+                self._claim_assertion(verified, now)
+                user = auth.authenticate(request, entra_claims=claims, connection=runtime)
+                if user is None:
+                    raise rejection_from(request) or SignInRejected(
+                        Reason.UNKNOWN_USER, "no backend accepted the identity")
+                auth.login(request, user)
         except MetadataNotStored as exc:
             return _not_configured(request, exc)
         except SignInRejected as rejection:
             return rejection_response(request, rejection, claims=claims)
-        except auth.get_user_model().DoesNotExist:  # pragma: no cover - defensive
-            return rejection_response(request, SignInRejected(Reason.UNKNOWN_USER))
 
-        auth.login(request, user)
         created = bool(getattr(user, "_thoropass_sso_created", False))
         if created:
             user_created.send(sender=type(self), request=request, user=user, claims=claims)
