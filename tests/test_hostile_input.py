@@ -18,6 +18,7 @@ from thoropass_sso.reasons import Reason
 from thoropass_sso.testing.metadata_server import MetadataServer
 
 from .hostile_helpers import (
+    NS,
     SAML,
     Hostile,
     assertion_of,
@@ -222,3 +223,16 @@ def test_xinclude_is_refused(hostile: Hostile, listener: MetadataServer, namespa
 
     hostile.attack(Reason.FORBIDDEN_XML, mutate=include)
     assert listener.requests == []
+
+
+def test_attacker_text_cannot_forge_a_log_line(hostile: Hostile):
+    """An unsigned StatusCode with a newline must not write a second, fake log line."""
+
+    def tamper(root):
+        status = root.find("samlp:Status/samlp:StatusCode", NS)
+        status.set("Value", "x\nsign-in ok user_id=1 created=False unsolicited=False")
+
+    hostile.attack(Reason.IDP_ERROR_STATUS, tamper=tamper)
+    messages = [r.getMessage() for r in hostile.caplog.records]
+    assert not any("\n" in m for m in messages)
+    assert not any("user_id=1" in m for m in messages if "rejected" in m)

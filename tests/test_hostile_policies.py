@@ -74,3 +74,35 @@ def test_groups_without_overage_are_read(hostile: Hostile) -> None:
     hostile.expect_signed_in(hostile.post(client, hostile.genuine(request, user=with_groups)))
     claims = hostile.recorder.sign_ins[-1]["claims"]
     assert claims.groups == ("g1", "g2") and claims.groups_overage is False
+
+
+def _without_identity_provider(root) -> None:
+    from thoropass_sso.claims import CLAIM_IDENTITY_PROVIDER
+
+    from .hostile_helpers import NS, assertion_of
+
+    for attribute in assertion_of(root).iterfind(".//saml:Attribute", NS):
+        if attribute.get("Name") == CLAIM_IDENTITY_PROVIDER:
+            attribute.getparent().remove(attribute)
+
+
+def test_guest_policy_fails_closed_without_the_identityprovider_claim(
+        hostile: Hostile, guest: EntraUser, settings) -> None:
+    """An admin who drops the identityprovider claim must not let guests past ALLOW_GUESTS=False."""
+    override_sso(settings, ALLOW_GUESTS=False)
+    hostile.user = guest
+    client, request = hostile.login()
+    xml = hostile.genuine(request, user=guest, mutate=_without_identity_provider)
+    hostile.expect_rejected(Reason.GUEST_NOT_ALLOWED, lambda: hostile.post(client, xml))
+    assert not EntraIdentity.objects.filter(object_id=guest.object_id).exists()
+
+
+def test_the_ext_marker_alone_marks_a_guest(guest: EntraUser) -> None:
+    from thoropass_sso.claims import EntraClaims
+
+    claims = EntraClaims.from_attributes(
+        {k: list(v) for k, v in dataclasses.replace(guest, guest_identity_provider="").claims(
+            "11111111-2222-3333-4444-555555555555").items()
+         if "identityprovider" not in k},
+        name_id=guest.upn)
+    assert claims.is_guest

@@ -192,3 +192,13 @@ def test_sha1_digest_accepted_when_allowed(hostile: Hostile, settings) -> None:
     override_sso(settings, ALLOW_SHA1=True)
     client, request = hostile.login()
     hostile.expect_signed_in(hostile.post(client, _sha1_digest(hostile, hostile.genuine(request))))
+
+
+@pytest.mark.parametrize("instant", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"])
+def test_off_calendar_issue_instant_on_the_unsigned_response_is_a_4xx(hostile: Hostile, instant):
+    """Entra signs only the assertion: the Response's IssueInstant is the attacker's to choose."""
+
+    def tamper(root: etree._Element) -> None:
+        root.set("IssueInstant", instant)
+
+    hostile.attack(Reason.MALFORMED, tamper=tamper)

@@ -64,8 +64,9 @@ class EntraAdapter:
 
     def check_sign_in_allowed(self, request: HttpRequest, claims: EntraClaims) -> None:
         """Raise SignInRejected if this identity may not sign in. Nothing is stored yet."""
-        if claims.is_guest and not get_settings().ALLOW_GUESTS:
-            raise SignInRejected(Reason.GUEST_NOT_ALLOWED, "guest (B2B) user")
+        if not get_settings().ALLOW_GUESTS and (claims.is_guest or not claims.identity_provider):
+            # Without the identityprovider claim a guest cannot be told apart: fail closed.
+            raise SignInRejected(Reason.GUEST_NOT_ALLOWED, "guest (B2B) user, or no identityprovider claim")
 
     # -- groups and app roles ------------------------------------------------
     def entra_groups(self, request: HttpRequest | None, claims: EntraClaims) -> tuple[str, ...] | None:

@@ -20,27 +20,16 @@ CLAIM_ROLES = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
 CLAIM_WIDS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/wids"
 CLAIM_GROUPS_OVERAGE = "http://schemas.microsoft.com/claims/groups.link"
 
-# pysaml2's attribute maps (adfs_v1x/adfs_v20) rename some of Entra's URIs to
-# friendly names. Claims parsed by pysaml2 (djangosaml2's session_info["ava"])
-# therefore arrive under either name; accept both so either parser works.
-_ALIASES: dict[str, tuple[str, ...]] = {
-    CLAIM_EMAIL: ("emailAddress", "emailaddress", "email", "mail"),
-    CLAIM_GIVEN_NAME: ("givenName", "givenname"),
-    CLAIM_SURNAME: ("sn", "surname"),
-    CLAIM_NAME: ("name", "upn"),
-    CLAIM_GROUPS: ("groups",),
-    CLAIM_ROLES: ("role", "roles"),
-}
-
+# Claims are read by their full URIs, exactly as Entra names them. pysaml2's
+# attribute maps would rename some (emailaddress -> emailAddress, surname -> sn);
+# the verifier does not use them, and friendly-name aliases are deliberately not
+# accepted: a custom claim literally named "groups" or "role" must not feed
+# group mapping or access rules.
 Attributes = Mapping[str, tuple[str, ...]]
 
 
 def _values(attributes: Attributes, uri: str) -> tuple[str, ...]:
-    for key in (uri, *_ALIASES.get(uri, ())):
-        values = attributes.get(key)
-        if values:
-            return tuple(values)
-    return ()
+    return tuple(attributes.get(uri, ()))
 
 
 def _first(attributes: Attributes, uri: str) -> str:
@@ -83,8 +72,10 @@ class EntraClaims:
 
     @property
     def is_guest(self) -> bool:
-        """True for B2B guests: their identity provider is not this tenant's issuer."""
-        return bool(self.identity_provider) and self.identity_provider != self.issuer
+        """True for B2B guests: their identity provider is not this tenant's issuer,
+        or their UPN has Entra's ``#EXT#`` guest marker."""
+        foreign_idp = bool(self.identity_provider) and self.identity_provider != self.issuer
+        return foreign_idp or "#ext#" in self.upn.lower()
 
     @classmethod
     def from_attributes(

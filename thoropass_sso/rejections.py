@@ -23,6 +23,19 @@ logger = logging.getLogger("thoropass_sso")
 ERROR_TEMPLATE = "thoropass_sso/error.html"
 
 
+_DETAIL_LIMIT = 200
+
+
+def loggable(detail: str) -> str:
+    """``detail`` safe for a one-line log: no control characters, bounded length.
+
+    Details are written by our code but may quote attacker-supplied values; a
+    newline in one would let a forged response write a fake log line.
+    """
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in detail)
+    return cleaned[:_DETAIL_LIMIT] + ("..." if len(cleaned) > _DETAIL_LIMIT else "")
+
+
 def new_reference() -> str:
     return secrets.token_hex(4).upper()
 
@@ -38,7 +51,7 @@ def rejection_response(
     log = logger.error if reason.status >= 500 else logger.warning
     log(
         "sign-in rejected reason=%s reference=%s status=%s detail=%s",
-        reason.code, reference, reason.status, rejection.detail or "-",
+        reason.code, reference, reason.status, loggable(rejection.detail) or "-",
     )
     sign_in_rejected.send(
         sender=SignInRejected, request=request, reason=reason, reference=reference, claims=claims

@@ -35,6 +35,7 @@ SAMLP = NS["samlp"]
 SAML = NS["saml"]
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+_STATUS_WORD = re.compile(r"[A-Za-z]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,10 @@ class ResponseVerifier:
         status = root.find("samlp:Status/samlp:StatusCode", NS)
         status_value = status.get("Value") if status is not None else None
         if status_value != STATUS_SUCCESS:
-            raise _reject(Reason.IDP_ERROR_STATUS, f"status {status_value}")
+            # Unsigned and attacker-chosen: log only a status word of the expected shape.
+            word = (status_value or "").rsplit(":", 1)[-1]
+            raise _reject(Reason.IDP_ERROR_STATUS,
+                          f"status {word if _STATUS_WORD.fullmatch(word) else 'unrecognised'}")
         if root.find(".//saml:EncryptedAssertion", NS) is not None:
             raise _reject(Reason.ENCRYPTED_ASSERTION, "EncryptedAssertion")
         assertions = root.findall(".//saml:Assertion", NS)
