@@ -79,7 +79,7 @@ def test_authn_request_is_shaped_the_way_entra_accepts(client, entra, stored_met
     assert not request.id[0].isdigit()
     assert request.issuer == SP_ENTITY_ID
     assert request.acs_url == ACS_URL
-    assert request.relay_state == "/deep/link/"
+    assert request.relay_state == ""  # next stays in our signed cookie, not at Entra
     xml = request.xml.decode()
     assert "RequestedAuthnContext" not in xml
     assert "Subject" not in xml
@@ -230,3 +230,22 @@ def test_sp_metadata_describes_this_site(client, sso_settings):
     assert f'entityID="{SP_ENTITY_ID}"' in body
     assert f'Location="{ACS_URL}"' in body
     assert 'WantAssertionsSigned="true"' in body
+
+
+def test_a_newer_sign_in_does_not_extend_an_older_requests_lifetime(
+        client, entra, ada, stored_metadata, settings):
+    import time
+
+    from thoropass_sso.testing.flows import response_for
+
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "REQUEST_TIMEOUT": 2}
+    _, older = start_login(client, "/deep/link/", entra)
+    time.sleep(1.2)
+    _, newer = start_login(client, "/home/", entra)  # re-signs the pending cookie
+    time.sleep(1.2)
+
+    stale = post_response(client, entra.post_binding_value(response_for(entra, ada, older)))
+    assert stale.status_code == 403
+    assert b"unknown_request" in stale.content
+    fresh = post_response(client, entra.post_binding_value(response_for(entra, ada, newer)))
+    assert fresh.status_code == 302

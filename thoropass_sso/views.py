@@ -79,7 +79,7 @@ class LoginView(djangosaml2_views.LoginView):
             return _not_configured(request, exc)
         login_hint = request.GET.get("login_hint", "")[:256]
         request_id, location = authn_request_redirect(
-            get_settings(), runtime.metadata.sso_url, relay_state=next_path, login_hint=login_hint
+            get_settings(), runtime.metadata.sso_url, login_hint=login_hint
         )
         response = HttpResponseRedirect(location)
         remember_request(request, response, request_id, next_path)

@@ -24,10 +24,12 @@ def new_request_id() -> str:
     return f"_{secrets.token_hex(16)}"
 
 
-def authn_request_redirect(
-    conf: SSOSettings, sso_url: str, *, relay_state: str, login_hint: str = ""
-) -> tuple[str, str]:
-    """Return (request id, URL to redirect the browser to)."""
+def authn_request_redirect(conf: SSOSettings, sso_url: str, *, login_hint: str = "") -> tuple[str, str]:
+    """Return (request id, URL to redirect the browser to).
+
+    No RelayState is sent: where to go afterwards stays in this site's signed
+    pending-request cookie, and SAML limits RelayState to 80 bytes anyway.
+    """
     request_id = new_request_id()
     request = samlp.AuthnRequest(
         id=request_id,
@@ -39,8 +41,7 @@ def authn_request_redirect(
         issuer=saml.Issuer(text=conf.sp_entity_id),
         name_id_policy=samlp.NameIDPolicy(format=conf.NAME_ID_FORMAT),
     )
-    info = http_redirect_message(request.to_string().decode("utf-8"), sso_url,
-                                 relay_state=relay_state, typ="SAMLRequest")
+    info = http_redirect_message(request.to_string().decode("utf-8"), sso_url, typ="SAMLRequest")
     location = dict(info["headers"])["Location"]
     if login_hint:
         parts = urlsplit(location)
