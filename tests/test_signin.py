@@ -238,14 +238,17 @@ def test_a_newer_sign_in_does_not_extend_an_older_requests_lifetime(
 
     from thoropass_sso.testing.flows import response_for
 
-    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "REQUEST_TIMEOUT": 2}
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "REQUEST_TIMEOUT": 4}
     _, older = start_login(client, "/deep/link/", entra)
-    time.sleep(1.2)
+    time.sleep(2.1)
     _, newer = start_login(client, "/home/", entra)  # re-signs the pending cookie
-    time.sleep(1.2)
+    started = time.monotonic()
+    stale_xml, fresh_xml = (response_for(entra, ada, r) for r in (older, newer))
+    time.sleep(max(0.0, 2.1 - (time.monotonic() - started)))
 
-    stale = post_response(client, entra.post_binding_value(response_for(entra, ada, older)))
+    # The cookie as a whole is 2.1 s old, but the older request is 4.2 s old.
+    stale = post_response(client, entra.post_binding_value(stale_xml))
     assert stale.status_code == 403
     assert b"unknown_request" in stale.content
-    fresh = post_response(client, entra.post_binding_value(response_for(entra, ada, newer)))
+    fresh = post_response(client, entra.post_binding_value(fresh_xml))
     assert fresh.status_code == 302

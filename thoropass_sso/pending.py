@@ -55,11 +55,13 @@ def _read(request: HttpRequest) -> Pending:
         return {}
     if not isinstance(value, list):
         return {}
-    oldest = int(time.time()) - timeout
+    now = time.time()
+    # Start times are stored rounded down, so an entry may expire up to a second early.
     return {
         str(item[0]): (str(item[1]), item[2])
         for item in value
-        if isinstance(item, list) and len(item) == 3 and isinstance(item[2], int) and item[2] >= oldest
+        if isinstance(item, list) and len(item) == 3 and isinstance(item[2], int)
+        and now - item[2] <= timeout
     }
 
 
