@@ -246,3 +246,43 @@ def client_factory():
     from django.test import Client
 
     return Client
+
+
+def test_a_listed_but_inactive_certificate_costs_no_extra_verification(
+        tmp_path, settings, metadata_server, client, db, monkeypatch):
+    """Entra lists its next certificate weeks before activation (newest first in our
+    order); once a key has verified, it is tried first, so each sign-in is one RSA check."""
+    import io
+
+    import xmlsec
+    from django.core.management import call_command
+
+    from thoropass_sso.runtime import forget_runtime
+    from thoropass_sso.testing import EntraStandIn, EntraUser, make_signing_key_pair
+    from thoropass_sso.testing.flows import sign_in
+    from thoropass_sso.testing.metadata_server import Reply
+
+    active = make_signing_key_pair(valid_days=365)
+    upcoming = make_signing_key_pair(valid_days=3 * 365)  # expires later: listed first
+    entra = EntraStandIn(tmp_path, signing_keys=[active, upcoming])  # active_key = 0
+    metadata_server.set(entra.metadata_path.split("?")[0], Reply(body=entra.metadata_xml()))
+    settings.THOROPASS_SSO = {"BASE_URL": "http://testserver", "TENANT_ID": entra.tenant_id,
+                              "METADATA_URL": metadata_server.url(entra.metadata_path)}
+    forget_runtime()
+    call_command("refresh_entra_metadata", stdout=io.StringIO())
+
+    calls: list[int] = []
+
+    class CountingContext(xmlsec.SignatureContext):
+        def verify(self, node):
+            calls.append(1)
+            return super().verify(node)
+
+    monkeypatch.setattr(xmlsec, "SignatureContext", CountingContext)
+    user = EntraUser(upn="ada@contoso.example")
+    assert sign_in(client, entra, user).status_code == 302
+    assert len(calls) == 2  # the upcoming certificate is tried first, once
+    calls.clear()
+    client.logout()
+    assert sign_in(client, entra, user).status_code == 302
+    assert len(calls) == 1

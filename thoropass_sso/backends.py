@@ -1,9 +1,11 @@
 """The authentication backend: verified Entra claims in, Django user out.
 
 Extends djangosaml2's ``Saml2Backend`` (so ``get_user`` and permission checks
-behave as djangosaml2 users expect) but looks users up only by
-:class:`~thoropass_sso.models.EntraIdentity` (tenant id + object id). It is
-only ever called by the ACS view, after the response has been verified.
+behave as djangosaml2 users expect) but replaces ``authenticate``: users are
+looked up only by :class:`~thoropass_sso.models.EntraIdentity` (tenant id +
+object id), and djangosaml2's attribute-mapping hooks (``is_authorized``,
+``save_user``, ...) are not used; policy lives in the adapter. It is only
+ever called by the ACS view, after the response has been verified.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """The SAML endpoints: login, ACS, SP metadata and logout.
 
-Each view extends djangosaml2's counterpart so sites and tooling that know
-djangosaml2 find what they expect; login and ACS replace djangosaml2's
-request handling with the strict, in-process flow of this package.
+The SP metadata view is djangosaml2's, fed by our cached SPConfig. Login and
+ACS subclass djangosaml2's views (``isinstance`` checks and URL tooling keep
+working) but replace their request handling entirely with the strict,
+in-process flow of this package, so djangosaml2's view hooks
+(``custom_validation``, ``post_login_hook``, ...) are not called: site policy
+belongs in the adapter (``THOROPASS_SSO['ADAPTER']``) and the signals.
 """
 
 from __future__ import annotations
@@ -66,7 +69,6 @@ def _posted_response(request: HttpRequest) -> str | None:
 class LoginView(djangosaml2_views.LoginView):
     """``GET /saml2/login/?next=/path``: send the browser to Entra with an AuthnRequest."""
 
-    config_loader_path = _SP_CONFIG_LOADER
     http_method_names = ["get", "head"]
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -91,7 +93,6 @@ class LoginView(djangosaml2_views.LoginView):
 class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceView):
     """``POST /saml2/acs/``: verify Entra's response, sign the user in, redirect."""
 
-    config_loader_path = _SP_CONFIG_LOADER
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -107,8 +108,10 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
             now = datetime.now(UTC)
             verified = runtime.verifier.verify(saml_response, now=now)
             claims = verified.claims
-            # Every write of a sign-in (used ids, user, identity, session) commits
-            # together: a refusal at any step leaves no trace in the database.
+            # Every database write of a sign-in (user, identity, session, and used ids
+            # when the replay cache is the database) commits together, so a refusal at
+            # any step leaves no trace. Ids in Redis stay used: a refused response
+            # then cannot be retried, which is the safe direction.
             with transaction.atomic():
                 next_path = self._correlate(request, verified, now)
                 self._claim_assertion(verified, now)

@@ -125,6 +125,10 @@ class ResponseVerifier:
 
     def __init__(self, expectations: Expectations) -> None:
         self.expect = expectations
+        # Entra lists its next certificate weeks before it is activated; trying
+        # the key that last verified first keeps every sign-in to one RSA check.
+        # (A race between threads only costs an extra try, never a wrong answer.)
+        self._last_key = 0
 
     def verify(self, saml_response: str, *, now: datetime) -> VerifiedAssertion:
         data = decode_post_binding(saml_response, self.expect.max_bytes)
@@ -195,7 +199,7 @@ class ResponseVerifier:
         for signature in signatures:
             try:
                 check_signature_shape(signature, allow_sha1=self.expect.allow_sha1)
-                verify_signature(signature, self.expect.keys)
+                self._last_key = verify_signature(signature, self.expect.keys, self._last_key)
             except SignatureProblem as problem:
                 raise _reject(problem.reason, problem.detail) from None
         # Every signature present verified, each covering its parent element by

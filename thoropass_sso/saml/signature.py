@@ -84,14 +84,18 @@ def check_signature_shape(signature: etree._Element, *, allow_sha1: bool) -> Non
         raise SignatureProblem(Reason.WEAK_ALGORITHM, "digest method not allowed")
 
 
-def verify_signature(signature: etree._Element, keys: Sequence[xmlsec.Key]) -> None:
-    """Verify ``signature`` with any of the trusted ``keys``; raise SignatureProblem if none does."""
-    for key in keys:
+def verify_signature(signature: etree._Element, keys: Sequence[xmlsec.Key], first: int = 0) -> int:
+    """Verify ``signature`` with any of the trusted ``keys``, trying ``keys[first]`` first.
+
+    Returns the index of the key that verified; raises SignatureProblem if none does.
+    """
+    for offset in range(len(keys)):
+        index = (first + offset) % len(keys)
         context = xmlsec.SignatureContext()
-        context.key = key
+        context.key = keys[index]
         try:
             context.verify(signature)
         except xmlsec.Error:
             continue
-        return
+        return index
     raise SignatureProblem(Reason.SIGNATURE_INVALID, "no trusted certificate verifies it")
