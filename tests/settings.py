@@ -30,7 +30,9 @@ ROOT_URLCONF = "tests.urls"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                "LOCATION": "thoropass_sso_test_cache"},
+                "LOCATION": "thoropass_sso_test_cache",
+                # Used ids must not be culled before they expire (check W007).
+                "OPTIONS": {"MAX_ENTRIES": 1_000_000}},
 }
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",

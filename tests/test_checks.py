@@ -174,3 +174,14 @@ def test_manage_py_check_reports_the_ids(sso_settings, db):
     call_command("check", stdout=out, stderr=out)
     assert "thoropass_sso.W001" in out.getvalue()
     assert "thoropass_sso.W003" in out.getvalue()
+
+
+def test_w007_a_culling_replay_cache_is_reported(settings):
+    from django.core.checks import run_checks
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                                   "LOCATION": "thoropass_sso_test_cache"}}  # MAX_ENTRIES=300
+    assert "thoropass_sso.W007" in {m.id for m in run_checks(tags=["thoropass_sso"])}
+    settings.CACHES = {"default": {**settings.CACHES["default"],
+                                   "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}
+    assert "thoropass_sso.W007" not in {m.id for m in run_checks(tags=["thoropass_sso"])}

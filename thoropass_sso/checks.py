@@ -16,6 +16,7 @@ W003 http:// BASE_URL with DEBUG off
 W004 ALLOW_SHA1 on
 W005 IdP-initiated sign-in on, replay cache not shared
 W006 stored metadata not confirmed by a refresh for 7 days (is the cron job running?)
+W007 the replay cache culls entries before they expire (MAX_ENTRIES too small)
 """
 
 from __future__ import annotations
@@ -72,14 +73,25 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             problems.append(Error(f"{middleware} is not in MIDDLEWARE.",
                                   hint=f"Add '{middleware}' to MIDDLEWARE.",
                                   id="thoropass_sso.E003"))
-    from .replay import replay_cache_is_shared
+    from .replay import SAFE_MAX_ENTRIES, replay_cache_capacity, replay_cache_is_shared
 
     try:
         shared = replay_cache_is_shared()
+        capacity = replay_cache_capacity()
     except ConfigurationError as exc:
         problems.append(Error(str(exc), hint="Point REPLAY_CACHE at a database or Redis cache.",
                               id="thoropass_sso.E004"))
-        shared = True
+        shared, capacity = True, None
+    if shared and capacity is not None and capacity < SAFE_MAX_ENTRIES:
+        problems.append(Warning(
+            f"The replay cache {conf.REPLAY_CACHE!r} deletes entries, expired or not, beyond "
+            f"MAX_ENTRIES={capacity}: after that many sign-ins within ~15 minutes a used "
+            "response could be replayed.",
+            hint="Give thoropass_sso its own cache alias (Redis with maxmemory-policy "
+                 f"noeviction, or a DatabaseCache with OPTIONS {{'MAX_ENTRIES': 1000000}}) "
+                 "and set THOROPASS_SSO['REPLAY_CACHE'] to it.",
+            id="thoropass_sso.W007",
+        ))
     if conf.ALLOW_IDP_INITIATED and not shared:
         problems.append(Warning(
             "IdP-initiated sign-in (My Apps, 'Test this application') is refused: the replay "

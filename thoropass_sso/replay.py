@@ -43,6 +43,20 @@ def replay_cache_is_shared() -> bool:
     return not isinstance(_cache(), LocMemCache)
 
 
+# Below this, a busy site can push unexpired ids out of a culling cache.
+SAFE_MAX_ENTRIES = 100_000
+
+
+def replay_cache_capacity() -> int | None:
+    """MAX_ENTRIES of a culling cache (database, file, local memory), else None.
+
+    Those caches delete entries, expired or not, once they hold MAX_ENTRIES
+    (300 by default): a used id forgotten early can be replayed. Redis and
+    Memcached evict under memory pressure instead (configure noeviction).
+    """
+    return getattr(_cache(), "_max_entries", None)
+
+
 def _key(kind: str, value: str) -> str:
     # Hash so that attacker-chosen ids cannot break cache key rules.
     return f"{_PREFIX}:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
