@@ -88,7 +88,7 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             f"MAX_ENTRIES={capacity}: after that many sign-ins within ~15 minutes a used "
             "response could be replayed.",
             hint="Give thoropass_sso its own cache alias (Redis with maxmemory-policy "
-                 f"noeviction, or a DatabaseCache with OPTIONS {{'MAX_ENTRIES': 1000000}}) "
+                 "noeviction, or a DatabaseCache with OPTIONS {'MAX_ENTRIES': 1000000}) "
                  "and set THOROPASS_SSO['REPLAY_CACHE'] to it.",
             id="thoropass_sso.W007",
         ))
