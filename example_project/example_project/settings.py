@@ -39,6 +39,16 @@ STANDIN_METADATA_FILE = STANDIN_STATE_DIR / "federationmetadata.xml"
 # while the site is http://localhost:8000) so the POST back to the ACS is cross-site, as with Entra.
 STANDIN_BASE_URL = os.environ.get("EXAMPLE_STANDIN_BASE_URL", "").rstrip("/")
 
+# The stand-in signs in anyone who clicks, as a superuser if they pick Adele: it is
+# for a developer's machine only. Refuse to serve it anywhere else.
+if STANDIN_ENABLED and not DEBUG and urlsplit(SITE_BASE_URL).hostname not in (
+        "localhost", "127.0.0.1", "::1"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "The embedded Entra stand-in only runs on localhost or with DJANGO_DEBUG=1: "
+        "set THOROPASS_SSO_METADATA_URL to your tenant's App Federation Metadata URL.")
+
 ALLOWED_HOSTS = sorted({"localhost", "127.0.0.1", "[::1]", urlsplit(SITE_BASE_URL).hostname or ""} - {""})
 
 INSTALLED_APPS = [
