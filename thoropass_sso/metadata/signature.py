@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ..exceptions import ConfigurationError, MetadataInvalid
-from ..saml.signature import SignatureProblem, check_signature_shape
+from ..saml.signature import SignatureProblem, check_signature_shape, has_duplicate_ids
 from ..saml.xml import NS, text_of
 
 if TYPE_CHECKING:
@@ -109,8 +109,7 @@ class MetadataSignaturePins:
         if len(signatures) > 1:
             raise MetadataInvalid("the document carries more than one signature")
         signature = signatures[0]
-        ids = [element.get("ID") for element in root.iter() if element.get("ID") is not None]
-        if len(ids) != len(set(ids)):
+        if has_duplicate_ids(root):
             raise MetadataInvalid("an ID value appears twice in the document")
         try:
             check_signature_shape(signature, allow_sha1=False)

@@ -26,7 +26,12 @@ from lxml import etree
 from ..claims import CLAIM_OBJECT_ID, CLAIM_TENANT_ID, EntraClaims
 from ..exceptions import SignInRejected
 from ..reasons import Reason
-from .signature import SignatureProblem, check_signature_shape, verify_signature
+from .signature import (
+    SignatureProblem,
+    check_signature_shape,
+    has_duplicate_ids,
+    verify_signature,
+)
 from .timestamps import parse_instant
 from .xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
 
@@ -148,18 +153,7 @@ class ResponseVerifier:
             raise _reject(Reason.NOT_A_RESPONSE, "root is not samlp:Response")
         if root.get("Version") != "2.0":
             raise _reject(Reason.WRONG_VERSION, "Version is not 2.0")
-        # xmlsec.tree.add_ids, which resolves Reference URIs, matches attributes
-        # by local name in any namespace and lets the first one in document
-        # order win; so a decoy ``evil:ID`` placed before the signed element
-        # would be what the signature is checked against. Count IDs the way
-        # xmlsec sees them.
-        ids = [
-            value
-            for element in root.iter()
-            for name, value in element.attrib.items()
-            if etree.QName(name).localname == "ID"
-        ]
-        if len(ids) != len(set(ids)):
+        if has_duplicate_ids(root):
             raise _reject(Reason.DUPLICATE_ID, "an ID value appears twice")
         destination = root.get("Destination")
         if destination is not None and destination != self.expect.acs_url:

@@ -48,6 +48,23 @@ def load_keys(certificates_pem: Sequence[bytes]) -> tuple[xmlsec.Key, ...]:
     )
 
 
+def has_duplicate_ids(root: etree._Element) -> bool:
+    """True when two attributes named ``ID`` (in any namespace) share a value.
+
+    xmlsec.tree.add_ids, which resolves Reference URIs, matches attributes by
+    local name in any namespace and lets the first one in document order win;
+    so a decoy ``evil:ID`` placed before the signed element would be what the
+    signature is checked against. Count IDs the way xmlsec sees them.
+    """
+    ids = [
+        value
+        for element in root.iter()
+        for name, value in element.attrib.items()
+        if etree.QName(name).localname == "ID"
+    ]
+    return len(ids) != len(set(ids))
+
+
 def _one(parent: etree._Element, path: str, what: str) -> etree._Element:
     found = parent.findall(path, NS)
     if len(found) != 1:
