@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import copy
+import logging
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -10,12 +12,17 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.db import connection
+from django.test import Client
 
 from thoropass_sso.reasons import Reason
+from thoropass_sso.replay import _key
+from thoropass_sso.saml.timestamps import parse_instant
 from thoropass_sso.signals import sign_in_rejected
 from thoropass_sso.slo import SESSION_KEY
 from thoropass_sso.testing import EntraStandIn
-from thoropass_sso.testing.entra import entra_quote
+from thoropass_sso.testing.entra import EntraUser, entra_quote
 from thoropass_sso.testing.flows import sign_in
 
 from .conftest import BASE_URL, SP_ENTITY_ID
@@ -241,3 +248,173 @@ def test_posted_logout_messages_are_refused(client, entra, session):
 def test_an_unconfigured_site_refuses_logout_messages(client, entra, sso_settings, db):
     response = client.get(local(entra.logout_request_url(LOGOUT_URL)))
     assert response.status_code == 503
+
+
+# -- cross-site GET: confirm first (a link or image on another site must not sign users out) --
+
+def test_cross_site_get_does_not_log_out_but_asks_to_confirm(client, entra, session):
+    response = client.get("/saml2/logout/", HTTP_SEC_FETCH_SITE="cross-site")
+
+    assert response.status_code == 200
+    assert signed_in(client)
+    assert [t.name for t in response.templates][:2] == [
+        "thoropass_sso/logout_confirm.html", "thoropass_sso/base.html"]
+    page = response.content.decode()
+    assert re.search(r'<form method="post" action="/saml2/logout/">', page)
+    assert 'name="csrfmiddlewaretoken"' in page
+    assert response["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert "Sec-Fetch-Site" in response["Vary"]
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_confirmation_form_logs_out_and_is_csrf_protected(entra, ada, stored_metadata):
+    browser = Client(enforce_csrf_checks=True)
+    assert sign_in(browser, entra, ada).status_code == 302
+    page = browser.get("/saml2/logout/", HTTP_SEC_FETCH_SITE="cross-site")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+
+    forged = browser.post("/saml2/logout/")  # another site's auto-submitted form: no token
+    assert forged.status_code == 403
+    assert signed_in(browser)
+
+    confirmed = browser.post("/saml2/logout/", {"csrfmiddlewaretoken": token},
+                             HTTP_SEC_FETCH_SITE="same-origin")
+    assert confirmed.status_code == 302
+    assert confirmed["Location"].startswith(f"{entra.sso_url}?SAMLRequest=")
+    assert not signed_in(browser)
+
+
+@pytest.mark.parametrize("fetch_site", [None, "same-origin", "same-site", "none"])
+def test_same_site_navigation_and_plain_http_clients_still_log_out_with_get(
+        client, entra, session, fetch_site):
+    headers = {} if fetch_site is None else {"HTTP_SEC_FETCH_SITE": fetch_site}
+    response = client.get("/saml2/logout/", **headers)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{entra.sso_url}?SAMLRequest=")
+    assert not signed_in(client)
+
+
+def test_cross_site_get_for_an_anonymous_visitor_just_redirects(client, stored_metadata):
+    client.get("/home/")
+    response = client.get("/saml2/logout/", HTTP_SEC_FETCH_SITE="cross-site")
+    assert (response.status_code, response["Location"]) == (302, "/")
+
+
+def test_signed_logout_messages_are_processed_even_when_cross_site(client, entra, ada, session):
+    url = entra.logout_request_url(LOGOUT_URL, session_index=session["session_index"])
+    response = client.get(local(url), HTTP_SEC_FETCH_SITE="cross-site")
+    assert response.status_code == 302
+    assert entra.read_logout_message(response["Location"]).kind == "LogoutResponse"
+    assert not signed_in(client)
+
+
+# -- IdP-initiated LogoutRequest naming other sessions ----------------------------------------
+
+def test_a_logout_request_for_another_entra_session_keeps_this_one(client, entra, ada, session):
+    """An attacker signs in, captures the signed LogoutRequest Entra sends for THEIR session
+    and gets it into the victim's browser: the victim stays signed in."""
+    attacker = Client()
+    mallory = EntraUser(upn="mallory@contoso.example", given_name="Mallory", surname="M",
+                        email="mallory@contoso.example")
+    assert sign_in(attacker, entra, mallory).status_code == 302
+    attackers_index = attacker.session[SESSION_KEY]["session_index"]
+    assert attackers_index != session["session_index"]
+    captured = entra.logout_request_url(LOGOUT_URL, name_id=ada.upn, session_index=attackers_index)
+
+    response = client.get(local(captured))
+
+    assert signed_in(client)
+    assert response.status_code == 302
+    answer = entra.read_logout_message(response["Location"])
+    assert answer.kind == "LogoutResponse"
+    assert answer.status == "urn:oasis:names:tc:SAML:2.0:status:Success"
+    # The same kind of message does end the session it names.
+    mine = entra.logout_request_url(LOGOUT_URL, session_index=attackers_index)
+    assert attacker.get(local(mine)).status_code == 302
+    assert not signed_in(attacker)
+
+
+def test_a_logout_request_naming_this_session_among_others_ends_it(client, entra, session):
+    def add_other_index(root):
+        other = copy.deepcopy(root.find("{urn:oasis:names:tc:SAML:2.0:protocol}SessionIndex"))
+        other.text = "_some-other-session"
+        root.insert(list(root).index(root[-1]), other)
+
+    url = entra.logout_request_url(LOGOUT_URL, session_index=session["session_index"],
+                                   mutate=add_other_index)
+    assert "_some-other-session" in zlib.decompress(base64.b64decode(
+        _param(url, "SAMLRequest")), -15).decode()
+    assert client.get(local(url)).status_code == 302
+    assert not signed_in(client)
+
+
+# -- Entra's LogoutResponse with an error status ------------------------------------------------
+
+def test_a_logout_response_with_an_error_status_redirects_and_warns(client, entra, session, caplog):
+    sent = entra.read_logout_message(client.get("/saml2/logout/")["Location"])
+    answer = entra.logout_response_url(LOGOUT_URL, in_response_to=sent.id,
+                                       status="urn:oasis:names:tc:SAML:2.0:status:Requester")
+    seen = []
+    sign_in_rejected.connect(lambda **kw: seen.append(kw["reason"]), weak=False, dispatch_uid="t")
+    try:
+        with caplog.at_level(logging.INFO, logger="thoropass_sso"):
+            back = client.get(local(answer))
+    finally:
+        sign_in_rejected.disconnect(dispatch_uid="t")
+
+    assert (back.status_code, back["Location"]) == (302, "/")
+    assert not signed_in(client)
+    assert seen == []  # not a refused message: the user is signed out of this site
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["single logout not confirmed by Entra reason=logout_not_confirmed "
+                        "status=Requester"]
+    assert Reason.by_code("logout_not_confirmed") is Reason.LOGOUT_NOT_CONFIRMED
+
+
+def test_a_successful_logout_response_logs_no_warning(client, entra, session, caplog):
+    sent = entra.read_logout_message(client.get("/saml2/logout/")["Location"])
+    answer = entra.logout_response_url(LOGOUT_URL, in_response_to=sent.id)
+    with caplog.at_level(logging.INFO, logger="thoropass_sso"):
+        assert client.get(local(answer)).status_code == 302
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "single logout finished status=Success" in caplog.messages
+
+
+# -- how long a logout message id is held -------------------------------------------------------
+
+SKEW = timedelta(seconds=180)  # default CLOCK_SKEW
+MAX_AGE = timedelta(seconds=600)  # default MAX_RESPONSE_AGE
+
+
+def _held_until(kind: str, value: str) -> datetime:
+    cache = caches["default"]
+    key = cache.make_key(_key(kind, value))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT expires FROM {cache._table} WHERE cache_key = %s", [key])  # noqa: S608
+        (value,) = cursor.fetchone()
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_a_logout_message_id_is_held_for_its_acceptance_window_plus_skew_once(client, entra, session):
+    url = entra.logout_request_url(LOGOUT_URL, message_id="_held-once")
+    issued = parse_instant(re.search(r'IssueInstant="([^"]+)"', zlib.decompress(base64.b64decode(
+        _param(url, "SAMLRequest")), -15).decode()).group(1))
+    assert client.get(local(url)).status_code == 302
+
+    held = _held_until("logout", "_held-once")
+    # Accepted until IssueInstant + MAX_RESPONSE_AGE + skew: held at least that long...
+    assert held >= issued + MAX_AGE + SKEW
+    # ...plus rounding, but not a second skew.
+    assert held <= issued + MAX_AGE + SKEW + timedelta(seconds=3)
+
+
+def test_a_logout_request_replayed_at_the_end_of_its_window_is_refused(client, entra, ada, session):
+    issued = datetime.now(UTC) - MAX_AGE - SKEW + timedelta(seconds=20)
+    url = local(entra.logout_request_url(LOGOUT_URL, issued_at=issued))
+    assert client.get(url).status_code == 302  # still fresh (within the skew)
+    assert sign_in(client, entra, ada).status_code == 302
+    replayed = client.get(url)
+    assert reason_of(replayed) == "replay"
+    assert signed_in(client)

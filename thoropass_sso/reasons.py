@@ -83,6 +83,12 @@ class Reason(Enum):
     # Single logout (a LogoutRequest or LogoutResponse at /saml2/logout/)
     LOGOUT_MALFORMED = ("logout_malformed", 400, _BAD_LOGOUT)
     LOGOUT_UNSUPPORTED_BINDING = ("logout_unsupported_binding", 400, _BAD_LOGOUT)
+    # Entra answered our LogoutRequest with a non-Success status. Not a refusal: the
+    # local session had already ended, so the user still goes to the logout redirect;
+    # the code appears in the warning log line only.
+    LOGOUT_NOT_CONFIRMED = ("logout_not_confirmed", 502, _(
+        "You are signed out of this site, but Microsoft did not confirm that you are signed "
+        "out of your Microsoft account. Close your browser to be sure."))
     # This site's own state
     METADATA_NOT_STORED = ("metadata_not_stored", 503, _NOT_CONFIGURED)
 

@@ -3,14 +3,23 @@
 - GET/POST with no SAML message: the Django session ends. If the session came
   from an Entra sign-in and ``SINGLE_LOGOUT`` is on, the browser then goes to
   Entra's SLO URL with a LogoutRequest (NameID + SessionIndex of that sign-in);
-  otherwise to the logout redirect, as before.
+  otherwise to the logout redirect, as before. POST is CSRF-protected by
+  Django's middleware. A GET the browser marks as cross-site
+  (``Sec-Fetch-Site: cross-site``: a link, image or redirect from another site)
+  ends nothing: a signed-in user gets a confirmation page whose form POSTs here.
+  Same-origin and same-site GETs, and clients that send no Fetch Metadata
+  (scripts, HTTP libraries, older browsers), still log out directly.
 - GET with ``SAMLResponse``: Entra's answer to our LogoutRequest. Verified
   (raw-query signature, issuer, destination, freshness, one-time use, and
   InResponseTo = the request this browser sent), then the logout redirect.
 - GET with ``SAMLRequest``: Entra asks us to end this browser's session
   (the user signed out elsewhere). Verified the same way; the session ends and
   Entra gets a LogoutResponse. Entra ignores NameIDs and may send this for any
-  session participant, so this browser's session is what ends.
+  session participant, so this browser's session is what ends -- unless the
+  request names SessionIndex values and the session's own (stored at sign-in)
+  is not among them: then the message is for another Entra session (for
+  example a signed LogoutRequest captured from an attacker's own session and
+  replayed through a victim's browser) and this session is kept.
 
 Refused messages get the same 4xx page, log line and ``sign_in_rejected``
 signal as refused sign-ins.
@@ -25,6 +34,8 @@ from typing import Any
 from django.contrib import auth
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
@@ -33,7 +44,7 @@ from .conf import get_settings
 from .exceptions import MetadataNotStored, SignInRejected
 from .reasons import Reason
 from .redirects import default_logout_redirect
-from .rejections import rejection_response
+from .rejections import loggable, rejection_response
 from .replay import claim_once
 from .runtime import get_runtime
 from .saml.logout import (
@@ -51,6 +62,18 @@ logger = logging.getLogger("thoropass_sso")
 SESSION_KEY = "thoropass_sso_slo"
 # The LogoutRequest this browser sent to Entra, kept in the fresh anonymous session.
 PENDING_KEY = "thoropass_sso_slo_pending"
+# Asks a signed-in user to confirm a logout another site started (cross-site GET).
+CONFIRM_TEMPLATE = "thoropass_sso/logout_confirm.html"
+
+
+def is_cross_site(request: HttpRequest) -> bool:
+    """True when the browser says another site started this request (Fetch Metadata).
+
+    ``same-site`` (another origin on this registrable domain) is allowed like
+    ``same-origin``; no header (non-browser clients, older browsers, plain HTTP
+    to a non-localhost host) means "not known to be cross-site".
+    """
+    return request.META.get("HTTP_SEC_FETCH_SITE", "").strip().lower() == "cross-site"
 
 
 @receiver(user_signed_in, dispatch_uid="thoropass_sso.slo.remember_session")
@@ -68,8 +91,14 @@ class LogoutView(View):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "SAMLRequest" in request.GET or "SAMLResponse" in request.GET:
+            # Authenticated by their signature, wherever the browser came from.
             return self.from_entra(request)
-        return self.start(request)
+        if is_cross_site(request):
+            response = self.confirm(request)
+        else:
+            response = self.start(request)
+        patch_vary_headers(response, ["Sec-Fetch-Site"])
+        return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "SAMLRequest" in request.POST or "SAMLResponse" in request.POST:
@@ -77,6 +106,19 @@ class LogoutView(View):
             return rejection_response(request, SignInRejected(
                 Reason.LOGOUT_UNSUPPORTED_BINDING, "logout message sent with HTTP-POST"))
         return self.start(request)
+
+    # -- cross-site GET: ask first -------------------------------------------------
+    def confirm(self, request: HttpRequest) -> HttpResponse:
+        """Another site sent the browser here: end nothing, let the user decide (POST + CSRF)."""
+        if not request.user.is_authenticated:
+            # Nothing to sign out of; leave the (anonymous) session untouched.
+            return HttpResponseRedirect(default_logout_redirect())
+        logger.info("cross-site logout link: asking the user to confirm")
+        response = render(request, CONFIRM_TEMPLATE, {"logout_path": request.path})
+        # The confirmation must not be clickable inside another site's frame.
+        response["X-Frame-Options"] = "DENY"
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+        return response
 
     # -- SP-initiated (or local only) -------------------------------------------
     def start(self, request: HttpRequest) -> HttpResponse:
@@ -127,8 +169,35 @@ class LogoutView(View):
         if verified.kind == "LogoutResponse":
             request.session.pop(PENDING_KEY, None)
             auth.logout(request)  # already done when the request left; harmless again
-            logger.info("single logout finished status=%s", verified.status.rsplit(":", 1)[-1])
+            status = loggable(verified.status.rsplit(":", 1)[-1]) or "-"
+            if verified.succeeded:
+                logger.info("single logout finished status=%s", status)
+            else:
+                # The local session ended before the LogoutRequest left, so the user still
+                # goes to the logout redirect; but the Entra session (and other apps'
+                # sessions) may live on, which operators should see.
+                logger.warning("single logout not confirmed by Entra reason=%s status=%s",
+                               Reason.LOGOUT_NOT_CONFIRMED.code, status)
             return HttpResponseRedirect(default_logout_redirect())
+
+        entra_session = request.session.get(SESSION_KEY)
+        own_index = (entra_session.get("session_index", "")
+                     if isinstance(entra_session, dict) else "")
+        if verified.session_indexes and own_index and own_index not in verified.session_indexes:
+            # The request ends other Entra sessions, not the one this Django session came
+            # from: keep it. A LogoutRequest captured from an attacker's own session and
+            # sent through a victim's browser ends up here.
+            # Answer Success: SAML core 3.7.3.2 has a participant invalidate the sessions
+            # the SessionIndex elements name; none of them exists in this browser, so
+            # nothing is left to end and the request's outcome holds ("nothing to do" is
+            # success, as for a browser with no session at all, below). An error status
+            # would make Entra report a failed sign-out to the real user for a session
+            # that is not here, and would tell whoever sent the message that it missed.
+            logger.info("single logout requested by Entra for another session; local session kept")
+            return HttpResponseRedirect(logout_response_redirect(
+                conf, runtime.metadata.slo_url, in_response_to=verified.id,
+                relay_state=verified.relay_state,
+            ))
 
         had_user = request.user.is_authenticated
         auth.logout(request)

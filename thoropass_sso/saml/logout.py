@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from saml2 import saml, samlp
 from saml2.pack import http_redirect_message
@@ -147,5 +147,11 @@ def verify_logout_message(
 
 
 def replay_window(message: VerifiedLogoutMessage, expect: Expectations) -> datetime:
-    """How long the message id must be remembered: as long as it could still be accepted."""
-    return message.issue_instant + expect.max_age + expect.clock_skew + timedelta(seconds=1)
+    """Until when the message id must be remembered, BEFORE clock skew.
+
+    The message is accepted while ``now <= IssueInstant + max_age + skew`` (and a
+    NotOnOrAfter only shortens that). The skew and the rounding second are added
+    once, by :func:`thoropass_sso.replay.claim_once` (``skew_seconds``), exactly as
+    for assertion and request ids; adding them here too held ids a skew too long.
+    """
+    return message.issue_instant + expect.max_age
