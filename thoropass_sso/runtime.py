@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .conf import ENTRA_ISSUER, SSOSettings, get_settings
@@ -91,7 +91,7 @@ def get_runtime(name: str | None = None) -> ConnectionRuntime:
             "run 'python manage.py refresh_entra_metadata'."
         )
     if current is not None and current.metadata.sha256 == stored[1]:
-        refreshed = ConnectionRuntime(**{**current.__dict__, "checked_at": now})
+        refreshed = replace(current, checked_at=now)
     else:
         refreshed = _build(Connection.objects.get(pk=stored[0]), conf)
     with _lock:
