@@ -252,3 +252,16 @@ def test_a_newer_sign_in_does_not_extend_an_older_requests_lifetime(
     assert b"unknown_request" in stale.content
     fresh = post_response(client, entra.post_binding_value(fresh_xml))
     assert fresh.status_code == 302
+
+
+def test_a_configuration_mistake_found_at_sign_in_is_a_503_page_not_a_500(
+        client, entra, ada, stored_metadata, settings, caplog):
+    # The stored metadata is for the stand-in's tenant; the settings now name another.
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO,
+                              "TENANT_ID": "9188040d-6c67-4c5b-b112-36a304b66dad"}
+    with caplog.at_level(logging.WARNING, logger="thoropass_sso"):
+        response = client.get("/saml2/login/")
+    assert response.status_code == 503
+    assert b"manage.py check" in response.content
+    assert "reason=misconfigured" in caplog.text
+    assert client.post("/saml2/acs/", {"SAMLResponse": "PHg+"}).status_code == 503

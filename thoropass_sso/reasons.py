@@ -91,6 +91,9 @@ class Reason(Enum):
         "out of your Microsoft account. Close your browser to be sure."))
     # This site's own state
     METADATA_NOT_STORED = ("metadata_not_stored", 503, _NOT_CONFIGURED)
+    MISCONFIGURED = ("misconfigured", 503, _(
+        "Sign-in with Microsoft is not set up correctly on this site. Administrators: "
+        "run 'python manage.py check'."))
 
     @classmethod
     def by_code(cls, code: str) -> Reason:

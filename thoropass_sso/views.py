@@ -24,7 +24,7 @@ from djangosaml2 import views as djangosaml2_views
 
 from .backends import rejection_from
 from .conf import get_settings
-from .exceptions import MetadataNotStored, SignInRejected
+from .exceptions import ConfigurationError, MetadataNotStored, SignInRejected
 from .pending import forget_request, read_pending, remember_request
 from .reasons import Reason
 from .redirects import default_login_redirect, safe_relative_path
@@ -40,8 +40,10 @@ logger = logging.getLogger("thoropass_sso")
 _SP_CONFIG_LOADER = "thoropass_sso.saml.spconfig.sp_config"
 
 
-def _not_configured(request: HttpRequest, exc: MetadataNotStored) -> HttpResponse:
-    return rejection_response(request, SignInRejected(Reason.METADATA_NOT_STORED, str(exc)))
+def _not_configured(request: HttpRequest, exc: MetadataNotStored | ConfigurationError) -> HttpResponse:
+    """A 503 page instead of a 500: the site, not the user, has to act (the log says how)."""
+    reason = Reason.METADATA_NOT_STORED if isinstance(exc, MetadataNotStored) else Reason.MISCONFIGURED
+    return rejection_response(request, SignInRejected(reason, str(exc)))
 
 
 def _content_length(request: HttpRequest) -> int:
@@ -77,7 +79,7 @@ class LoginView(djangosaml2_views.LoginView):
             return HttpResponseRedirect(next_path)
         try:
             runtime = get_runtime()
-        except MetadataNotStored as exc:
+        except (MetadataNotStored, ConfigurationError) as exc:
             return _not_configured(request, exc)
         login_hint = request.GET.get("login_hint", "")[:256]
         request_id, location = authn_request_redirect(
@@ -120,7 +122,7 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
                     raise rejection_from(request) or SignInRejected(
                         Reason.UNKNOWN_USER, "no backend accepted the identity")
                 auth.login(request, user)
-        except MetadataNotStored as exc:
+        except (MetadataNotStored, ConfigurationError) as exc:
             return _not_configured(request, exc)
         except SignInRejected as rejection:
             return rejection_response(request, rejection, claims=claims)
