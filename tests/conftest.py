@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
@@ -11,6 +13,60 @@ from thoropass_sso.testing.metadata_server import MetadataServer, Reply
 BASE_URL = "http://testserver"
 ACS_URL = f"{BASE_URL}/saml2/acs/"
 SP_ENTITY_ID = f"{BASE_URL}/saml2/metadata/"
+
+# Signature backends (THOROPASS_SSO['SIGNATURE_BACKEND']) that every hostile-input test
+# (tests/test_hostile_*.py) and every test marked ``every_signature_backend`` runs on.
+# Both by default; THOROPASS_SSO_TEST_SIGNATURE_BACKENDS=python-xmlsec narrows a quick run.
+DEFAULT_SIGNATURE_BACKEND = "python-xmlsec"
+SIGNATURE_BACKENDS = os.environ.get(
+    "THOROPASS_SSO_TEST_SIGNATURE_BACKENDS", "python-xmlsec,xmlsec1"
+).split(",")
+# Not re-run per backend: it starts two gunicorn servers to test the replay cache
+# across processes, which no verification path takes part in (test_hostile_replay
+# covers replay on both backends in-process).
+_SINGLE_BACKEND_MODULES = {"test_hostile_replay_processes"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "every_signature_backend: run the test once per signature backend "
+        "(automatic for tests/test_hostile_*.py)",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    wanted = (module.startswith("test_hostile_") and module not in _SINGLE_BACKEND_MODULES) \
+        or metafunc.definition.get_closest_marker("every_signature_backend") is not None
+    if wanted and "signature_backend" in metafunc.fixturenames:
+        metafunc.parametrize("signature_backend", SIGNATURE_BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def signature_backend(request, monkeypatch):
+    """THOROPASS_SSO['SIGNATURE_BACKEND'] for ``sso_settings`` (the default unless parametrized).
+
+    When parametrized, every runtime the test builds must really use that backend: a
+    test that replaced THOROPASS_SSO wholesale (dropping the key) would otherwise pass
+    on the default path while claiming to cover the other one.
+    """
+    wanted = getattr(request, "param", DEFAULT_SIGNATURE_BACKEND)
+    if not hasattr(request, "param"):
+        yield wanted
+        return
+    from thoropass_sso import runtime
+
+    built: list[str] = []
+    choose = runtime.signature_backend
+
+    def recording(*args, **kwargs):
+        backend = choose(*args, **kwargs)
+        built.append(backend.name)
+        return backend
+
+    monkeypatch.setattr(runtime, "signature_backend", recording)
+    yield wanted
+    assert set(built) <= {wanted}, f"runtimes built with {built}, not only {wanted}"
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +87,7 @@ def metadata_server():
 
 
 @pytest.fixture
-def sso_settings(settings, entra, metadata_server):
+def sso_settings(settings, entra, metadata_server, signature_backend):
     """THOROPASS_SSO pointing at the stand-in's metadata on the local HTTP server."""
     metadata_server.set(entra.metadata_path.split("?")[0], Reply(body=entra.metadata_xml()))
     settings.THOROPASS_SSO = {
@@ -39,6 +95,8 @@ def sso_settings(settings, entra, metadata_server):
         "METADATA_URL": metadata_server.url(entra.metadata_path),
         "TENANT_ID": entra.tenant_id,
     }
+    if signature_backend != DEFAULT_SIGNATURE_BACKEND:
+        settings.THOROPASS_SSO["SIGNATURE_BACKEND"] = signature_backend
     forget_runtime()
     cache.clear()
     yield settings

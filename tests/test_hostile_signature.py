@@ -289,6 +289,25 @@ def test_signature_integrity(hostile: Hostile, case: str) -> None:
     hostile.attack(reason, tamper=tamper)
 
 
+def invalid_response_signature_after_the_assertion(root: etree._Element) -> None:
+    """Both signed; the response's signature, now invalid, moved after the valid assertion one.
+
+    The move alone keeps it valid (the enveloped transform drops it wherever it is); a
+    verifier that checks "the first ds:Signature in the document" (xmlsec1's default) for
+    each signature would check the assertion's twice and never see this one.
+    """
+    signature = signature_of(root)
+    value = signature.find("ds:SignatureValue", NS)
+    text = value.text.strip()
+    value.text = ("A" if text[0] != "A" else "B") + text[1:]
+    root.append(signature)
+
+
+def test_each_signature_is_verified_where_it_stands(hostile: Hostile) -> None:
+    hostile.attack(Reason.SIGNATURE_INVALID, tamper=invalid_response_signature_after_the_assertion,
+                   sign_assertion=True, sign_response=True)
+
+
 def test_unsigned_response_and_assertion(hostile: Hostile) -> None:
     hostile.attack(Reason.UNSIGNED, tamper=strip_signature)  # control: signed assertion
     client, request = hostile.login()

@@ -13,6 +13,11 @@ generated before the spied region, because the stand-in itself signs through
 pysaml2 and ``xmlsec1`` -- which the positive control below uses to show the
 spies do catch exactly that kind of work. Not timed: timing is the benchmark's
 job (benchmarks/, docs/benchmarks.md).
+
+These invariants hold for the default signature backend (in-process python-xmlsec), which
+every test here uses. The ``xmlsec1`` fallback (THOROPASS_SSO['SIGNATURE_BACKEND']) starts
+one process and writes one temporary file per verification by design, so it is not held to
+them (docs/compatibility.md); tests/test_signature_backends.py covers what it does instead.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ def whoami(client) -> User | None:
     return user if user.is_authenticated else None
 
 
+@pytest.mark.every_signature_backend
 def test_sp_initiated_returns_to_the_deep_link_and_creates_the_user(client, entra, ada, stored_metadata):
     response = sign_in(client, entra, ada, next_path="/deep/link/?tab=2")
 
@@ -44,6 +45,7 @@ def test_sp_initiated_without_next_goes_to_login_redirect_url(client, entra, ada
     assert response["Location"] == "/home/"
 
 
+@pytest.mark.every_signature_backend  # both THOROPASS_SSO['SIGNATURE_BACKEND'] values
 @pytest.mark.parametrize(
     ("sign_assertion", "sign_response"),
     [(True, False), (False, True), (True, True)],
@@ -56,6 +58,7 @@ def test_every_entra_signing_option_signs_in(client, entra, ada, stored_metadata
     assert whoami(client).email == ada.email
 
 
+@pytest.mark.every_signature_backend
 def test_idp_initiated_honours_a_relative_relay_state(client, entra, ada, stored_metadata):
     response = idp_initiated(client, entra, ada, acs_url=ACS_URL, audience=SP_ENTITY_ID,
                              relay_state="/deep/link/")

@@ -10,6 +10,7 @@ E002 backend not in AUTHENTICATION_BACKENDS
 E003 session or auth middleware missing
 E004 REPLAY_CACHE unusable
 E005 stored metadata unreadable or for another tenant
+E006 SIGNATURE_BACKEND is "xmlsec1" but the xmlsec1 program is not on PATH
 W001 no metadata stored yet
 W002 the newest signing certificate expires within 30 days, or has expired
 W003 http:// BASE_URL with DEBUG off
@@ -107,6 +108,18 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             hint="Serve the site over https and set BASE_URL to its https:// URL.",
             id="thoropass_sso.W003",
         ))
+    if conf.SIGNATURE_BACKEND == "xmlsec1":
+        from .saml.xmlsec1 import find_xmlsec1
+
+        if find_xmlsec1() is None:
+            problems.append(Error(
+                "THOROPASS_SSO['SIGNATURE_BACKEND'] is 'xmlsec1' but the xmlsec1 program is "
+                "not on PATH: every sign-in would fail.",
+                hint="Install the xmlsec1 OS package (Debian/Ubuntu: apt install xmlsec1; macOS: "
+                     "brew install libxmlsec1), or remove SIGNATURE_BACKEND to verify in-process "
+                     "with python-xmlsec (docs/compatibility.md).",
+                id="thoropass_sso.E006",
+            ))
     if conf.ALLOW_SHA1:
         problems.append(Warning(
             "THOROPASS_SSO['ALLOW_SHA1'] is on: SHA-1 signatures are accepted.",

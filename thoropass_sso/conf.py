@@ -84,6 +84,8 @@ class FrozenMap(Mapping[str, tuple[str, ...]]):
 
 
 # Keys whose values are lists of Entra group object ids / app role values.
+SIGNATURE_BACKENDS = ("python-xmlsec", "xmlsec1")
+
 _ID_LIST_KEYS = ("STAFF_GROUPS", "STAFF_ROLES", "SUPERUSER_GROUPS", "SUPERUSER_ROLES",
                  "ALLOWED_GROUPS", "ALLOWED_ROLES")
 
@@ -111,6 +113,9 @@ class SSOSettings:
     MAX_RESPONSE_AGE: int = 600
     ALLOW_SHA1: bool = False
     MAX_RESPONSE_BYTES: int = 256 * 1024
+    # Who verifies response signatures cryptographically: "python-xmlsec" (in-process,
+    # the default) or "xmlsec1" (the program; a slower fallback, docs/compatibility.md).
+    SIGNATURE_BACKEND: str = "python-xmlsec"
     REPLAY_CACHE: str = "default"
     REQUEST_TIMEOUT: int = 600
     LOGIN_REDIRECT_URL: str = ""
@@ -263,6 +268,11 @@ class SSOSettings:
         for name in ("METADATA_CONNECT_TIMEOUT", "METADATA_READ_TIMEOUT", "METADATA_TIMEOUT"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{SETTING_NAME}['{name}'] must be positive.")
+        if self.SIGNATURE_BACKEND not in SIGNATURE_BACKENDS:
+            raise ConfigurationError(
+                f"{SETTING_NAME}['SIGNATURE_BACKEND'] must be one of "
+                f"{', '.join(repr(b) for b in SIGNATURE_BACKENDS)}, got {self.SIGNATURE_BACKEND!r}."
+            )
         if self.METADATA_SIGNING_CERTIFICATE or self.METADATA_SIGNING_FINGERPRINTS:
             from .metadata.signature import MetadataSignaturePins
 

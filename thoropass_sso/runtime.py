@@ -1,6 +1,7 @@
 """The per-process, ready-to-use state of a connection.
 
-Building it (parsing metadata, loading certificates into xmlsec keys) costs
+Building it (parsing metadata, loading certificates into xmlsec keys, or
+writing them to files for the ``xmlsec1`` fallback backend) costs
 milliseconds, so it is built once and reused. Freshness without restarts: at
 most every ``METADATA_RELOAD_INTERVAL`` seconds a worker asks the database for
 the stored document's hash (one indexed query) and rebuilds only if it changed.
@@ -19,7 +20,7 @@ from .exceptions import ConfigurationError, MetadataNotStored
 from .metadata.parse import IdpMetadata, parse_stored_metadata
 from .models import Connection
 from .saml.response import Expectations, ResponseVerifier
-from .saml.signature import load_keys
+from .saml.signature import InProcessBackend, SignatureBackend, load_keys
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,19 @@ def _build(connection: Connection, conf: SSOSettings) -> ConnectionRuntime:
             f"The stored metadata is for tenant {tenant_id} but THOROPASS_SSO names tenant "
             f"{conf.tenant_id}: run 'manage.py refresh_entra_metadata'."
         )
+    pems = [c.pem for c in metadata.signing_certificates]
+    keys = load_keys(pems)  # also what logout messages are checked with
     expectations = Expectations(
         issuer=ENTRA_ISSUER.format(tenant_id=tenant_id),
         tenant_id=tenant_id,
         audience=conf.sp_entity_id,
         acs_url=conf.acs_url,
-        keys=load_keys([c.pem for c in metadata.signing_certificates]),
+        keys=keys,
         clock_skew=timedelta(seconds=conf.CLOCK_SKEW),
         max_age=timedelta(seconds=conf.MAX_RESPONSE_AGE),
         allow_sha1=conf.ALLOW_SHA1,
         max_bytes=conf.MAX_RESPONSE_BYTES,
+        signature_backend=signature_backend(conf, pems, keys),
     )
     return ConnectionRuntime(
         connection_id=connection.pk,
@@ -69,6 +73,19 @@ def _build(connection: Connection, conf: SSOSettings) -> ConnectionRuntime:
         verifier=ResponseVerifier(expectations),
         checked_at=time.monotonic(),
     )
+
+
+def signature_backend(conf: SSOSettings, pems: list[bytes], keys: tuple) -> SignatureBackend:
+    """The one place THOROPASS_SSO['SIGNATURE_BACKEND'] is acted on (built once per runtime).
+
+    ``xmlsec1`` writes the trusted certificates to files here, not per request;
+    without the program it raises ConfigurationError (a 503 page, and check E006).
+    """
+    if conf.SIGNATURE_BACKEND == "xmlsec1":
+        from .saml.xmlsec1 import Xmlsec1Backend
+
+        return Xmlsec1Backend(pems)
+    return InProcessBackend(keys)
 
 
 def get_runtime(name: str | None = None) -> ConnectionRuntime:

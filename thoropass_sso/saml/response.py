@@ -27,10 +27,11 @@ from ..claims import CLAIM_OBJECT_ID, CLAIM_TENANT_ID, EntraClaims
 from ..exceptions import SignInRejected
 from ..reasons import Reason
 from .signature import (
+    InProcessBackend,
+    SignatureBackend,
     SignatureProblem,
     check_signature_shape,
     has_duplicate_ids,
-    verify_signature,
 )
 from .timestamps import parse_instant
 from .xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
@@ -56,6 +57,9 @@ class Expectations:
     max_age: timedelta
     allow_sha1: bool
     max_bytes: int
+    # Who checks signatures cryptographically (THOROPASS_SSO['SIGNATURE_BACKEND']);
+    # None: in-process with ``keys``.
+    signature_backend: SignatureBackend | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class ResponseVerifier:
         # the key that last verified first keeps every sign-in to one RSA check.
         # (A race between threads only costs an extra try, never a wrong answer.)
         self._last_key = 0
+        self._signatures = expectations.signature_backend or InProcessBackend(expectations.keys)
 
     def verify(self, saml_response: str, *, now: datetime) -> VerifiedAssertion:
         data = decode_post_binding(saml_response, self.expect.max_bytes)
@@ -189,11 +194,12 @@ class ResponseVerifier:
             raise _reject(Reason.SIGNATURE_REFERENCE, "more than one signature on an element")
         if not signatures:
             raise _reject(Reason.UNSIGNED, "neither the response nor the assertion is signed")
-        xmlsec.tree.add_ids(root, ["ID"])
+        backend = self._signatures
+        backend.prepare(root)
         for signature in signatures:
             try:
                 check_signature_shape(signature, allow_sha1=self.expect.allow_sha1)
-                self._last_key = verify_signature(signature, self.expect.keys, self._last_key)
+                self._last_key = backend.verify(signature, self._last_key)
             except SignatureProblem as problem:
                 raise _reject(problem.reason, problem.detail) from None
         # Every signature present verified, each covering its parent element by

@@ -1,14 +1,19 @@
-"""Verifying enveloped XML signatures in-process with python-xmlsec.
+"""Verifying enveloped XML signatures (in-process with python-xmlsec by default).
 
 Only the shapes Entra produces are accepted: one Reference to the parent
 element's ID, enveloped-signature + exclusive c14n transforms, RSA with SHA-2
 (SHA-1 only when the site allows it). The key always comes from the stored
 metadata; whatever KeyInfo the message carries is never trusted.
+
+The shape check is common; the cryptographic check goes through a
+:class:`SignatureBackend`: in-process here, or the ``xmlsec1`` program
+(saml/xmlsec1.py) where python-xmlsec cannot be used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import xmlsec
 from lxml import etree
@@ -99,6 +104,40 @@ def check_signature_shape(signature: etree._Element, *, allow_sha1: bool) -> Non
             raise SignatureProblem(Reason.WEAK_ALGORITHM, "sha1 digest")
     elif digest not in STRONG_DIGEST_METHODS:
         raise SignatureProblem(Reason.WEAK_ALGORITHM, "digest method not allowed")
+
+
+class SignatureBackend(Protocol):
+    """Does the cryptographic check of one already shape-checked signature.
+
+    ``THOROPASS_SSO['SIGNATURE_BACKEND']`` picks one when the runtime is built
+    (runtime.py): :class:`InProcessBackend` (the default) or
+    :class:`~thoropass_sso.saml.xmlsec1.Xmlsec1Backend`. Every other check runs
+    the same whichever verifies.
+    """
+
+    name: str
+
+    def prepare(self, root: etree._Element) -> None:
+        """Called once per document before any of its signatures is verified."""
+
+    def verify(self, signature: etree._Element, first: int = 0) -> int:
+        """Verify with a trusted certificate, trying index ``first`` first; return the index
+        that verified, or raise SignatureProblem."""
+
+
+class InProcessBackend:
+    """python-xmlsec, in-process: no subprocess, no file, keys loaded once."""
+
+    name = "python-xmlsec"
+
+    def __init__(self, keys: Sequence[xmlsec.Key]) -> None:
+        self.keys = tuple(keys)
+
+    def prepare(self, root: etree._Element) -> None:
+        xmlsec.tree.add_ids(root, ["ID"])
+
+    def verify(self, signature: etree._Element, first: int = 0) -> int:
+        return verify_signature(signature, self.keys, first)
 
 
 def verify_signature(signature: etree._Element, keys: Sequence[xmlsec.Key], first: int = 0) -> int:
