@@ -274,6 +274,7 @@ def pin(signing_key, configure):
     return _pin
 
 
+@pytest.mark.every_signature_backend  # python-xmlsec, and the xmlsec1 program
 @pytest.mark.parametrize("how", ["certificate", "fingerprint"])
 def test_pinned_metadata_signature_verifies(entra, signing_key, serve, pin, how, db):
     pin(how)
@@ -283,6 +284,7 @@ def test_pinned_metadata_signature_verifies(entra, signing_key, serve, pin, how,
     assert result.output.endswith(f"; metadata signature verified ({fp(signing_key)})")
 
 
+@pytest.mark.every_signature_backend  # python-xmlsec, and the xmlsec1 program
 @pytest.mark.parametrize("how", ["certificate", "fingerprint"])
 def test_wrong_metadata_signature_is_refused(entra, signing_key, second_key, serve, pin, how,
                                              stored_metadata):
@@ -297,6 +299,7 @@ def test_wrong_metadata_signature_is_refused(entra, signing_key, second_key, ser
     assert snapshot() == before
 
 
+@pytest.mark.every_signature_backend  # python-xmlsec, and the xmlsec1 program
 def test_tampered_signed_metadata_is_refused(entra, signing_key, second_key, serve, pin,
                                              stored_metadata):
     pin("fingerprint")

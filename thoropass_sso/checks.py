@@ -11,6 +11,7 @@ E003 session or auth middleware missing
 E004 REPLAY_CACHE unusable
 E005 stored metadata unreadable or for another tenant
 E006 SIGNATURE_BACKEND is "xmlsec1" but the xmlsec1 program is not on PATH
+E007 the default SIGNATURE_BACKEND, but python-xmlsec does not import
 W001 no metadata stored yet
 W002 the newest signing certificate expires within 30 days, or has expired
 W003 http:// BASE_URL with DEBUG off
@@ -119,6 +120,19 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                      "brew install libxmlsec1), or remove SIGNATURE_BACKEND to verify in-process "
                      "with python-xmlsec (docs/compatibility.md).",
                 id="thoropass_sso.E006",
+            ))
+    else:
+        from .saml.signature import import_xmlsec
+
+        try:
+            import_xmlsec()
+        except ConfigurationError as exc:
+            problems.append(Error(
+                str(exc),
+                hint="Reinstall python-xmlsec from source against lxml's libxml2 (pip install "
+                     "--no-binary lxml,xmlsec lxml xmlsec), or set SIGNATURE_BACKEND to "
+                     "'xmlsec1' and install the xmlsec1 program (docs/compatibility.md).",
+                id="thoropass_sso.E007",
             ))
     if conf.ALLOW_SHA1:
         problems.append(Warning(

@@ -1,7 +1,7 @@
 """The per-process, ready-to-use state of a connection.
 
-Building it (parsing metadata, loading certificates into xmlsec keys, or
-writing them to files for the ``xmlsec1`` fallback backend) costs
+Building it (parsing metadata, loading certificates into python-xmlsec keys,
+or writing them to files for the ``xmlsec1`` fallback backend) costs
 milliseconds, so it is built once and reused. Freshness without restarts: at
 most every ``METADATA_RELOAD_INTERVAL`` seconds a worker asks the database for
 the stored document's hash (one indexed query) and rebuilds only if it changed.
@@ -19,8 +19,9 @@ from .conf import ENTRA_ISSUER, SSOSettings, get_settings
 from .exceptions import ConfigurationError, MetadataNotStored
 from .metadata.parse import IdpMetadata, parse_stored_metadata
 from .models import Connection
+from .saml.redirect_binding import load_public_keys
 from .saml.response import Expectations, ResponseVerifier
-from .saml.signature import InProcessBackend, SignatureBackend, load_keys
+from .saml.signature import InProcessBackend, SignatureBackend
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,17 @@ def _build(connection: Connection, conf: SSOSettings) -> ConnectionRuntime:
             f"{conf.tenant_id}: run 'manage.py refresh_entra_metadata'."
         )
     pems = [c.pem for c in metadata.signing_certificates]
-    keys = load_keys(pems)  # also what logout messages are checked with
     expectations = Expectations(
         issuer=ENTRA_ISSUER.format(tenant_id=tenant_id),
         tenant_id=tenant_id,
         audience=conf.sp_entity_id,
         acs_url=conf.acs_url,
-        keys=keys,
+        public_keys=load_public_keys(pems),  # what logout messages are checked with
         clock_skew=timedelta(seconds=conf.CLOCK_SKEW),
         max_age=timedelta(seconds=conf.MAX_RESPONSE_AGE),
         allow_sha1=conf.ALLOW_SHA1,
         max_bytes=conf.MAX_RESPONSE_BYTES,
-        signature_backend=signature_backend(conf, pems, keys),
+        signature_backend=signature_backend(conf, pems),
     )
     return ConnectionRuntime(
         connection_id=connection.pk,
@@ -75,17 +75,19 @@ def _build(connection: Connection, conf: SSOSettings) -> ConnectionRuntime:
     )
 
 
-def signature_backend(conf: SSOSettings, pems: list[bytes], keys: tuple) -> SignatureBackend:
+def signature_backend(conf: SSOSettings, pems: list[bytes]) -> SignatureBackend:
     """The one place THOROPASS_SSO['SIGNATURE_BACKEND'] is acted on (built once per runtime).
 
     ``xmlsec1`` writes the trusted certificates to files here, not per request;
     without the program it raises ConfigurationError (a 503 page, and check E006).
+    The default imports python-xmlsec here, not before: where it does not import,
+    that is a ConfigurationError too (check E007), and ``xmlsec1`` works without it.
     """
     if conf.SIGNATURE_BACKEND == "xmlsec1":
         from .saml.xmlsec1 import Xmlsec1Backend
 
         return Xmlsec1Backend(pems)
-    return InProcessBackend(keys)
+    return InProcessBackend.from_certificates(pems)
 
 
 def get_runtime(name: str | None = None) -> ConnectionRuntime:

@@ -13,6 +13,10 @@ Two ways to pin, usable together:
   signature whatever KeyInfo the document carries.
 - ``METADATA_SIGNING_FINGERPRINTS``: SHA-256 fingerprints; the certificate in
   the signature's KeyInfo is used only if its fingerprint is listed.
+
+The cryptographic check follows ``SIGNATURE_BACKEND``: python-xmlsec in-process
+(imported only here, when a pinned document is verified), or the ``xmlsec1``
+program, so pinning works on hosts where python-xmlsec does not import.
 """
 
 from __future__ import annotations
@@ -23,13 +27,17 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import xmlsec
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ..exceptions import ConfigurationError, MetadataInvalid
-from ..saml.signature import SignatureProblem, check_signature_shape, has_duplicate_ids
+from ..saml.signature import (
+    SignatureProblem,
+    check_signature_shape,
+    has_duplicate_ids,
+    import_xmlsec,
+)
 from ..saml.xml import NS, text_of
 
 if TYPE_CHECKING:
@@ -75,6 +83,8 @@ class MetadataSignaturePins:
 
     certificates: tuple[bytes, ...]  # DER
     fingerprints: frozenset[str]
+    # THOROPASS_SSO['SIGNATURE_BACKEND']: who checks the signature cryptographically.
+    signature_backend: str = "python-xmlsec"
 
     @classmethod
     def from_settings(cls, conf: SSOSettings) -> MetadataSignaturePins | None:
@@ -94,7 +104,8 @@ class MetadataSignaturePins:
                     f"fingerprints (64 hex digits, colons optional); got {value!r}."
                 )
             fingerprints.add(normalized)
-        return cls(certificates=certificates, fingerprints=frozenset(fingerprints))
+        return cls(certificates=certificates, fingerprints=frozenset(fingerprints),
+                   signature_backend=conf.SIGNATURE_BACKEND)
 
     def verify(self, root: etree._Element) -> str:
         """Verify the EntityDescriptor's enveloped signature; return the signer's fingerprint.
@@ -122,9 +133,35 @@ class MetadataSignaturePins:
         if offered and offered_fingerprint in self.fingerprints:
             candidates.append((offered_fingerprint, offered))
 
+        verified = self._verified_by(root, signature, candidates)
+        if verified is not None:
+            return verified
+        pinned = self.fingerprints | {fingerprint for fingerprint, _ in candidates}
+        if offered and offered_fingerprint not in pinned:
+            raise MetadataInvalid(
+                f"the document is signed by certificate {offered_fingerprint[:23]}, which is not pinned"
+            )
+        raise MetadataInvalid("the document's signature does not verify with the pinned certificate")
+
+
+    def _verified_by(self, root: etree._Element, signature: etree._Element,
+                     candidates: list[tuple[str, bytes]]) -> str | None:
+        """The fingerprint of the first candidate whose key verifies ``signature``, or None."""
+        pems = [x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+                for _, der in candidates]
+        if not pems:
+            return None
+        if self.signature_backend == "xmlsec1":
+            from ..saml.xmlsec1 import Xmlsec1Backend
+
+            try:
+                index = Xmlsec1Backend(pems).verify(signature)
+            except SignatureProblem:
+                return None
+            return candidates[index][0]
+        xmlsec = import_xmlsec()  # ConfigurationError, naming the xmlsec1 way out
         xmlsec.tree.add_ids(root, ["ID"])
-        for fingerprint, der in candidates:
-            pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+        for (fingerprint, _), pem in zip(candidates, pems, strict=True):
             context = xmlsec.SignatureContext()
             context.key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem, None)
             try:
@@ -132,12 +169,7 @@ class MetadataSignaturePins:
             except xmlsec.Error:
                 continue
             return fingerprint
-        pinned = self.fingerprints | {fingerprint for fingerprint, _ in candidates}
-        if offered and offered_fingerprint not in pinned:
-            raise MetadataInvalid(
-                f"the document is signed by certificate {offered_fingerprint[:23]}, which is not pinned"
-            )
-        raise MetadataInvalid("the document's signature does not verify with the pinned certificate")
+        return None
 
 
 def _key_info_certificate(signature: etree._Element) -> bytes:

@@ -98,7 +98,7 @@ def verify_logout_message(
     message: RedirectMessage, expect: Expectations, *, logout_url: str, now: datetime
 ) -> VerifiedLogoutMessage:
     """Verify an incoming logout message; raise SignInRejected with a reason otherwise."""
-    verify_redirect_signature(message, expect.keys, allow_sha1=expect.allow_sha1)
+    verify_redirect_signature(message, expect.public_keys, allow_sha1=expect.allow_sha1)
     try:
         root = parse_untrusted(message.xml)
     except UnsafeXML as exc:

@@ -8,6 +8,9 @@ string is split by hand and the signed octets are the sender's own, byte for byt
 
 Only RSA-SHA256 is accepted (RSA-SHA1 only when ``ALLOW_SHA1``); the keys are the
 signing certificates of the stored metadata, never anything the message names.
+This is plain RSA (PKCS#1 v1.5) over those octets, not XML-DSig, so it is checked
+with ``cryptography``: it needs neither python-xmlsec nor the ``xmlsec1`` program,
+and works the same whichever ``SIGNATURE_BACKEND`` checks the XML signatures.
 """
 
 from __future__ import annotations
@@ -19,15 +22,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-import xmlsec
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..exceptions import SignInRejected
 from ..reasons import Reason
 
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
-_TRANSFORMS = {RSA_SHA256: xmlsec.constants.TransformRsaSha256,
-               RSA_SHA1: xmlsec.constants.TransformRsaSha1}
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {RSA_SHA256: hashes.SHA256,
+                                                  RSA_SHA1: hashes.SHA1}
+PublicKey = rsa.RSAPublicKey
 _PARAMETERS = ("SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature")
 
 
@@ -106,23 +113,30 @@ def parse_redirect_query(query_string: str, *, max_bytes: int) -> RedirectMessag
     )
 
 
+def load_public_keys(certificates_pem: Sequence[bytes]) -> tuple[PublicKey, ...]:
+    """The RSA public keys of the trusted certificates (loaded once per runtime).
+
+    A certificate with another kind of key can verify no RSA signature: left out.
+    """
+    keys = (x509.load_pem_x509_certificate(pem).public_key() for pem in certificates_pem)
+    return tuple(key for key in keys if isinstance(key, rsa.RSAPublicKey))
+
+
 def verify_redirect_signature(
-    message: RedirectMessage, keys: Sequence[xmlsec.Key], *, allow_sha1: bool
+    message: RedirectMessage, keys: Sequence[PublicKey], *, allow_sha1: bool
 ) -> None:
     """Raise SignInRejected unless a trusted key signed ``message.signed_octets``."""
     if not message.is_signed:
         raise SignInRejected(Reason.UNSIGNED, "Redirect-binding message without Signature")
     if message.sig_alg == RSA_SHA1 and not allow_sha1:
         raise SignInRejected(Reason.WEAK_ALGORITHM, "rsa-sha1 SigAlg")
-    transform = _TRANSFORMS.get(message.sig_alg)
-    if transform is None:
+    algorithm = _HASHES.get(message.sig_alg)
+    if algorithm is None:
         raise SignInRejected(Reason.WEAK_ALGORITHM, "SigAlg not allowed")
     for key in keys:
-        context = xmlsec.SignatureContext()
-        context.key = key
         try:
-            context.verify_binary(message.signed_octets, transform, message.signature)
-        except xmlsec.Error:
+            key.verify(message.signature, message.signed_octets, padding.PKCS1v15(), algorithm())
+        except (InvalidSignature, ValueError):
             continue
         return
     raise SignInRejected(Reason.SIGNATURE_INVALID, "no trusted certificate verifies the query")

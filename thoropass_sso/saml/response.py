@@ -19,15 +19,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import xmlsec
 from lxml import etree
 
 from ..claims import CLAIM_OBJECT_ID, CLAIM_TENANT_ID, EntraClaims
 from ..exceptions import SignInRejected
 from ..reasons import Reason
 from .signature import (
-    InProcessBackend,
     SignatureBackend,
     SignatureProblem,
     check_signature_shape,
@@ -35,6 +34,9 @@ from .signature import (
 )
 from .timestamps import parse_instant
 from .xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
+
+if TYPE_CHECKING:
+    from .redirect_binding import PublicKey
 
 _GUID_RE = re.compile(r"^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$")
 SAMLP = NS["samlp"]
@@ -52,14 +54,16 @@ class Expectations:
     tenant_id: str
     audience: str
     acs_url: str
-    keys: Sequence[xmlsec.Key]
+    # The trusted certificates' public keys, for Redirect-binding (logout) signatures:
+    # plain RSA over the query octets, checked with ``cryptography`` (redirect_binding.py).
+    public_keys: Sequence[PublicKey]
     clock_skew: timedelta
     max_age: timedelta
     allow_sha1: bool
     max_bytes: int
-    # Who checks signatures cryptographically (THOROPASS_SSO['SIGNATURE_BACKEND']);
-    # None: in-process with ``keys``.
-    signature_backend: SignatureBackend | None = None
+    # Who checks XML signatures cryptographically (THOROPASS_SSO['SIGNATURE_BACKEND']),
+    # holding the trusted certificates in its own form; built once per runtime.
+    signature_backend: SignatureBackend
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ class ResponseVerifier:
         # the key that last verified first keeps every sign-in to one RSA check.
         # (A race between threads only costs an extra try, never a wrong answer.)
         self._last_key = 0
-        self._signatures = expectations.signature_backend or InProcessBackend(expectations.keys)
+        self._signatures = expectations.signature_backend
 
     def verify(self, saml_response: str, *, now: datetime) -> VerifiedAssertion:
         data = decode_post_binding(saml_response, self.expect.max_bytes)

@@ -13,13 +13,16 @@ The shape check is common; the cryptographic check goes through a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import xmlsec
 from lxml import etree
 
+from ..exceptions import ConfigurationError
 from ..reasons import Reason
 from .xml import NS
+
+if TYPE_CHECKING:
+    import xmlsec
 
 _DS = NS["ds"]
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -45,8 +48,27 @@ class SignatureProblem(Exception):
         super().__init__(detail)
 
 
+def import_xmlsec():
+    """python-xmlsec, imported only when something needs it (never at module import).
+
+    Where it cannot be imported -- a wheel built against another libxml2 than lxml's
+    raises "lxml & xmlsec libxml2 library version mismatch" -- this is a
+    ConfigurationError (the 503 page, and check E007), naming the way out.
+    """
+    try:
+        import xmlsec
+    except Exception as exc:  # ImportError, or xmlsec.Error raised while importing
+        raise ConfigurationError(
+            f"python-xmlsec cannot be imported ({type(exc).__name__}: {exc}): reinstall it "
+            "built against lxml's libxml2, or set THOROPASS_SSO['SIGNATURE_BACKEND'] = "
+            "'xmlsec1' to verify signatures with the xmlsec1 program (docs/compatibility.md)."
+        ) from None
+    return xmlsec
+
+
 def load_keys(certificates_pem: Sequence[bytes]) -> tuple[xmlsec.Key, ...]:
     """Load trusted certificates once; the keys are reused for every verification."""
+    xmlsec = import_xmlsec()
     return tuple(
         xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem, None)
         for pem in certificates_pem
@@ -132,9 +154,15 @@ class InProcessBackend:
 
     def __init__(self, keys: Sequence[xmlsec.Key]) -> None:
         self.keys = tuple(keys)
+        self._xmlsec = import_xmlsec()
+
+    @classmethod
+    def from_certificates(cls, certificates_pem: Sequence[bytes]) -> InProcessBackend:
+        """Import python-xmlsec and load the trusted certificates (once per runtime)."""
+        return cls(load_keys(certificates_pem))
 
     def prepare(self, root: etree._Element) -> None:
-        xmlsec.tree.add_ids(root, ["ID"])
+        self._xmlsec.tree.add_ids(root, ["ID"])
 
     def verify(self, signature: etree._Element, first: int = 0) -> int:
         return verify_signature(signature, self.keys, first)
@@ -145,6 +173,7 @@ def verify_signature(signature: etree._Element, keys: Sequence[xmlsec.Key], firs
 
     Returns the index of the key that verified; raises SignatureProblem if none does.
     """
+    xmlsec = import_xmlsec()
     for offset in range(len(keys)):
         index = (first + offset) % len(keys)
         context = xmlsec.SignatureContext()

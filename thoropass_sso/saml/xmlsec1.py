@@ -1,7 +1,8 @@
 """The fallback signature backend: the ``xmlsec1`` program instead of python-xmlsec.
 
-For hosts where python-xmlsec's verification cannot be relied on (it must
-still import: logout and metadata signatures use it). Chosen with
+For hosts where python-xmlsec cannot be relied on, or does not even import
+(nothing else needs it: logout signatures are checked with ``cryptography``,
+pinned metadata signatures follow this setting too). Chosen with
 ``THOROPASS_SSO['SIGNATURE_BACKEND'] = "xmlsec1"``; docs/compatibility.md says
 when, and what it costs (one process per verification, ~50 ms each).
 
