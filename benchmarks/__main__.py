@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thoropass_sso.testing import make_signing_key_pair
+from thoropass_sso.testing.processes import free_port, serving
 
 from .inprocess import form_body
 from .load import post_all
@@ -45,12 +45,6 @@ QUICK = {"stock_signins": 15, "ours_signins": 150, "noop": 300, "stock_load": 40
 
 def say(message: str) -> None:
     print(f"==> {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def median(values: list[float]) -> float:
@@ -115,31 +109,11 @@ class Site:
 
     @contextmanager
     def gunicorn(self, workers: int):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "benchmarks.wsgi:application", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", str(workers), "--timeout", "120",
-             "--log-level", "warning"],
-            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=2):
-                        break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit(f"gunicorn ({self.name}) did not start:\n"
-                                         f"{process.stderr.read() if process.stderr else ''}"
-                                         ) from None
-                    time.sleep(0.2)
+        argv = [sys.executable, "-m", "gunicorn", "benchmarks.wsgi:application", "--bind",
+                f"127.0.0.1:{self.port}", "--workers", str(workers), "--timeout", "120",
+                "--log-level", "warning"]
+        with serving(argv, port=self.port, cwd=REPO, env=self.env, start_timeout=60) as process:
             yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def gunicorn_workers_hwm_kb(master_pid: int) -> list[int]:

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
+from thoropass_sso.testing.processes import free_port, serving
+
+__all__ = ["example_env", "free_port", "gunicorn", "manage"]
+
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "example_project"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -44,28 +39,7 @@ def example_env(tmp_path: Path, port: int, metadata_url: str = "") -> dict[str, 
 @contextmanager
 def gunicorn(env: dict[str, str], port: int, workers: int = 2) -> Iterator[str]:
     """``cd example_project && gunicorn example_project.wsgi`` on 127.0.0.1:port."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "example_project.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--timeout", "30"],
-        cwd=EXAMPLE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/whoami/", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read() if process.stdout else ""
-                    raise RuntimeError(f"gunicorn did not start:\n{output}") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    argv = [sys.executable, "-m", "gunicorn", "example_project.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--timeout", "30"]
+    with serving(argv, port=port, cwd=EXAMPLE, env=env):
+        yield f"http://127.0.0.1:{port}"

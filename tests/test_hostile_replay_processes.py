@@ -8,10 +8,8 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -24,6 +22,7 @@ from thoropass_sso.pending import COOKIE_NAME
 from thoropass_sso.testing import EntraStandIn, EntraUser
 from thoropass_sso.testing.flows import response_for
 from thoropass_sso.testing.metadata_server import MetadataServer, Reply
+from thoropass_sso.testing.processes import free_port, stop, wait_for_port
 
 from .conftest import ACS_URL, BASE_URL, SP_ENTITY_ID
 
@@ -32,12 +31,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0
 REQUEST_TIMEOUT = 15.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -104,7 +97,7 @@ def site(
     servers: list[Server] = []
     try:
         for index in (1, 2):
-            port = _free_port()
+            port = free_port()
             log = workdir / f"server{index}.log"
             process = subprocess.Popen(
                 [
@@ -126,29 +119,13 @@ def site(
             )
             servers.append(Server(port, process, log))
         for server in servers:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                assert server.process.poll() is None, server.log.read_text()
-                try:
-                    socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise AssertionError(
-                            f"server did not start: {server.log.read_text()}"
-                        ) from None
-                    time.sleep(0.1)
+            wait_for_port(server.process, server.port, timeout=START_TIMEOUT,
+                          describe=server.log.read_text)
         assert servers[0].process.pid != servers[1].process.pid
         yield servers[0], servers[1]
     finally:
         for server in servers:
-            server.process.terminate()
-        for server in servers:
-            try:
-                server.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait(timeout=5)
+            stop(server.process)
 
 
 def _rejections(server: Server, code: str) -> int:
