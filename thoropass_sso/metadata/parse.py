@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from ..conf import ENTRA_ISSUER, TENANT_ID_RE
 from ..exceptions import MetadataInvalid
 from ..saml.xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
+from .signature import format_fingerprint
 
 BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
@@ -79,11 +80,6 @@ def normalize_document(data: bytes) -> bytes:
     return data.lstrip(b"\xef\xbb\xbf \t\r\n")
 
 
-def _fingerprint(der: bytes) -> str:
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
-
-
 def _load_certificate(b64_text: str) -> SigningCertificate:
     try:
         der = base64.b64decode("".join(b64_text.split()), validate=True)
@@ -92,7 +88,7 @@ def _load_certificate(b64_text: str) -> SigningCertificate:
         raise MetadataInvalid(f"a signing certificate could not be read ({exc})") from None
     return SigningCertificate(
         der=der,
-        sha256_fingerprint=_fingerprint(der),
+        sha256_fingerprint=format_fingerprint(der),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         subject=cert.subject.rfc4514_string(),
