@@ -14,7 +14,6 @@ fresh. One-time use is enforced by the caller (it needs the shared cache).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,16 +23,13 @@ from saml2.pack import http_redirect_message
 from ..conf import SSOSettings
 from ..exceptions import SignInRejected
 from ..reasons import Reason
+from .authn_request import new_request_id
 from .redirect_binding import RedirectMessage, verify_redirect_signature
 from .response import Expectations
 from .timestamps import format_instant, parse_instant
 from .xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
 
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
-
-
-def _new_id() -> str:
-    return f"_{secrets.token_hex(16)}"
 
 
 def _location(message: samlp.LogoutRequest | samlp.LogoutResponse, slo_url: str, *,
@@ -48,7 +44,7 @@ def logout_request_redirect(
     relay_state: str = "",
 ) -> tuple[str, str]:
     """Return (request id, URL sending the browser to Entra with our LogoutRequest)."""
-    request_id = _new_id()
+    request_id = new_request_id()
     request = samlp.LogoutRequest(
         id=request_id,
         version="2.0",
@@ -66,7 +62,7 @@ def logout_response_redirect(
 ) -> str:
     """The URL answering Entra's LogoutRequest with a Success LogoutResponse."""
     response = samlp.LogoutResponse(
-        id=_new_id(),
+        id=new_request_id(),
         version="2.0",
         issue_instant=format_instant(datetime.now(UTC)),
         destination=slo_url,
