@@ -20,17 +20,22 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
 from lxml import etree
 
 from thoropass_sso.claims import CLAIM_OBJECT_ID
-from thoropass_sso.models import Connection, EntraIdentity
+from thoropass_sso.models import Connection, EntraIdentity, UsedMessageId
 from thoropass_sso.reasons import Reason
+from thoropass_sso.replay import _digest
 from thoropass_sso.signals import sign_in_rejected, user_signed_in
 from thoropass_sso.testing import EntraStandIn, EntraUser
 from thoropass_sso.testing.entra import AuthnRequestInfo
@@ -284,3 +289,17 @@ def hostile(
     finally:
         sign_in_rejected.disconnect(recorder.on_rejected)
         user_signed_in.disconnect(recorder.on_signed_in)
+
+
+def held_until(kind: str, value: str) -> datetime:
+    """Until when the replay store holds a used id, read from its table (either store)."""
+    alias = django_settings.THOROPASS_SSO.get("REPLAY_CACHE")
+    if not alias:
+        return UsedMessageId.objects.get(key=_digest(kind, value)).expires
+    cache = caches[alias]
+    key = cache.make_key(f"thoropass_sso:{_digest(kind, value)}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT expires FROM {cache._table} WHERE cache_key = %s", [key])  # noqa: S608
+        (moment,) = cursor.fetchone()
+    moment = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

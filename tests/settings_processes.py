@@ -1,5 +1,5 @@
 """Settings for the cross-process replay test: real server processes sharing one
-file-based SQLite database and the database cache (tests/test_hostile_replay_processes.py).
+file-based SQLite database, and through it the replay store (tests/test_hostile_replay_processes.py).
 
 The test passes the database path and THOROPASS_SSO through the environment,
 so every process (migrate, metadata refresh, each server) sees the same site.

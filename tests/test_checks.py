@@ -81,6 +81,8 @@ def test_e003_middleware_missing(healthy, missing):
 ])
 def test_e004_replay_cache_unusable(healthy, caches):
     healthy.CACHES = caches
+    assert ids() == []  # the default replay store is the database: no cache involved
+    healthy.THOROPASS_SSO = {**healthy.THOROPASS_SSO, "REPLAY_CACHE": "default"}
     messages("thoropass_sso.E004")
     assert ids() == ["thoropass_sso.E004"]
 
@@ -146,6 +148,8 @@ def test_w004_sha1_allowed(healthy):
 
 def test_w005_idp_initiated_without_shared_cache(healthy):
     healthy.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ids() == []  # the default replay store is the database, shared by every process
+    healthy.THOROPASS_SSO = {**healthy.THOROPASS_SSO, "REPLAY_CACHE": "default"}
     messages("thoropass_sso.W005")
     assert ids() == ["thoropass_sso.W005"]
     healthy.THOROPASS_SSO = {**healthy.THOROPASS_SSO, "ALLOW_IDP_INITIATED": False}
@@ -181,6 +185,8 @@ def test_w007_a_culling_replay_cache_is_reported(settings):
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
                                    "LOCATION": "thoropass_sso_test_cache"}}  # MAX_ENTRIES=300
+    assert "thoropass_sso.W007" not in {m.id for m in run_checks(tags=["thoropass_sso"])}
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "REPLAY_CACHE": "default"}
     assert "thoropass_sso.W007" in {m.id for m in run_checks(tags=["thoropass_sso"])}
     settings.CACHES = {"default": {**settings.CACHES["default"],
                                    "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}

@@ -6,24 +6,22 @@ made, once). Two real server processes: tests/test_hostile_replay_processes.py."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from django.core.cache import caches
 from django.core.signing import dumps
-from django.db import connection
 from django.test import Client
 from lxml import etree
 
 from thoropass_sso.pending import COOKIE_NAME
 from thoropass_sso.reasons import Reason
-from thoropass_sso.replay import _key
 from thoropass_sso.saml.timestamps import parse_instant
 
 from .hostile_helpers import (
     NS,
     Hostile,
     assertion_of,
+    held_until,
     hostile,  # noqa: F401 - fixture
     override_sso,
 )
@@ -105,15 +103,12 @@ def test_in_response_to_differs_between_response_and_assertion(hostile: Hostile)
     hostile.attack(Reason.UNKNOWN_REQUEST, mutate=other_request)
 
 
-def held_until(assertion_id: str) -> datetime:
-    """When the shared cache forgets a used assertion id (read from the database cache table)."""
-    cache = caches["default"]
-    key = cache.make_key(_key("assertion", assertion_id))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT expires FROM {cache._table} WHERE cache_key = %s", [key])  # noqa: S608
-        (value,) = cursor.fetchone()
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+@pytest.fixture(params=["database", "database cache"])
+def store(request, settings) -> str:
+    """Both replay stores: the default table, and a Django cache named by REPLAY_CACHE."""
+    if request.param == "database cache":
+        override_sso(settings, REPLAY_CACHE="default")  # tests/settings.py: a DatabaseCache
+    return request.param
 
 
 def confirmation_expiry(xml: bytes) -> datetime:
@@ -121,15 +116,17 @@ def confirmation_expiry(xml: bytes) -> datetime:
     return parse_instant(data.get("NotOnOrAfter"))
 
 
-def test_replay_hold_covers_the_confirmation_window(hostile: Hostile) -> None:
+def test_replay_hold_covers_the_confirmation_window(hostile: Hostile, store, settings) -> None:
     xml = hostile.unsolicited()
     hostile.expect_signed_in(hostile.post(Client(), xml))
+    hostile.expect_rejected(Reason.REPLAY, lambda: hostile.post(Client(), xml))
     assertion_id = assertion_of(etree.fromstring(xml)).get("ID")
     # Accepted until NotOnOrAfter + skew (exclusive): the id must be held at least that long.
-    assert held_until(assertion_id) >= confirmation_expiry(xml) + SKEW
+    assert held_until("assertion", assertion_id) >= confirmation_expiry(xml) + SKEW
 
 
-def test_far_future_expiry_is_held_and_never_a_server_error(hostile: Hostile) -> None:
+def test_far_future_expiry_is_held_and_never_a_server_error(hostile: Hostile, store,
+                                                            settings) -> None:
     """An assertion valid until year 9999 must not overflow the cache timeout (a 500). It can
     only be accepted until its IssueInstant goes stale, so that bounds the hold — and its
     replay is still refused."""
@@ -144,7 +141,7 @@ def test_far_future_expiry_is_held_and_never_a_server_error(hostile: Hostile) ->
     hostile.expect_rejected(Reason.REPLAY, lambda: hostile.post(Client(), xml))
     assertion = assertion_of(etree.fromstring(xml))
     issued = parse_instant(assertion.get("IssueInstant"))
-    held = held_until(assertion.get("ID"))
+    held = held_until("assertion", assertion.get("ID"))
     # Stale after IssueInstant + MAX_RESPONSE_AGE + skew; held at least that long, not forever.
     assert issued + MAX_AGE + SKEW <= held
     assert held <= issued + MAX_AGE + 3 * SKEW

@@ -1,6 +1,7 @@
 """Issue 3, item 5 across OS processes: two real gunicorn servers share one
-file-based SQLite database and the database cache. A sign-in through server 1
-replayed to server 2 is refused with reason ``replay``."""
+file-based SQLite database, and through it the replay store: the default
+(thoropass_sso's table) and a Django database cache named by REPLAY_CACHE.
+A sign-in through server 1 replayed to server 2 is refused with reason ``replay``."""
 
 from __future__ import annotations
 
@@ -60,11 +61,13 @@ def _reason(response: http.client.HTTPResponse) -> str:
     return match.group(1) if match else ""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["database", "database cache"])
 def site(
-    tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn, metadata_server: MetadataServer
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn,
+    metadata_server: MetadataServer,
 ) -> Iterator[tuple[Server, Server]]:
     """One database (migrate, cache table, metadata via the real command); two servers on it."""
+    replay_store = {"REPLAY_CACHE": "default"} if request.param == "database cache" else {}
     workdir = tmp_path_factory.mktemp("processes")
     metadata_server.set(entra.metadata_path.split("?")[0], Reply(body=entra.metadata_xml()))
     env = {
@@ -77,6 +80,7 @@ def site(
                 "BASE_URL": BASE_URL,
                 "METADATA_URL": metadata_server.url(entra.metadata_path),
                 "TENANT_ID": entra.tenant_id,
+                **replay_store,
             }
         ),
     }

@@ -12,12 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import caches
-from django.db import connection
 from django.test import Client
 
 from thoropass_sso.reasons import Reason
-from thoropass_sso.replay import _key
 from thoropass_sso.saml.timestamps import parse_instant
 from thoropass_sso.signals import sign_in_rejected
 from thoropass_sso.slo import SESSION_KEY
@@ -26,6 +23,7 @@ from thoropass_sso.testing.entra import EntraUser, entra_quote
 from thoropass_sso.testing.flows import sign_in
 
 from .conftest import BASE_URL, SP_ENTITY_ID
+from .hostile_helpers import held_until
 
 pytestmark = pytest.mark.django_db
 
@@ -387,23 +385,13 @@ SKEW = timedelta(seconds=180)  # default CLOCK_SKEW
 MAX_AGE = timedelta(seconds=600)  # default MAX_RESPONSE_AGE
 
 
-def _held_until(kind: str, value: str) -> datetime:
-    cache = caches["default"]
-    key = cache.make_key(_key(kind, value))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT expires FROM {cache._table} WHERE cache_key = %s", [key])  # noqa: S608
-        (value,) = cursor.fetchone()
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def test_a_logout_message_id_is_held_for_its_acceptance_window_plus_skew_once(client, entra, session):
     url = entra.logout_request_url(LOGOUT_URL, message_id="_held-once")
     issued = parse_instant(re.search(r'IssueInstant="([^"]+)"', zlib.decompress(base64.b64decode(
         _param(url, "SAMLRequest")), -15).decode()).group(1))
     assert client.get(local(url)).status_code == 302
 
-    held = _held_until("logout", "_held-once")
+    held = held_until("logout", "_held-once")
     # Accepted until IssueInstant + MAX_RESPONSE_AGE + skew: held at least that long...
     assert held >= issued + MAX_AGE + SKEW
     # ...plus rounding, but not a second skew.

@@ -81,24 +81,26 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         shared = replay_cache_is_shared()
         capacity = replay_cache_capacity()
     except ConfigurationError as exc:
-        problems.append(Error(str(exc), hint="Point REPLAY_CACHE at a database or Redis cache.",
-                              id="thoropass_sso.E004"))
+        problems.append(Error(
+            str(exc), hint="Leave REPLAY_CACHE empty (the database) or name a Redis cache.",
+            id="thoropass_sso.E004"))
         shared, capacity = True, None
     if shared and capacity is not None and capacity < SAFE_MAX_ENTRIES:
         problems.append(Warning(
             f"The replay cache {conf.REPLAY_CACHE!r} deletes entries, expired or not, beyond "
             f"MAX_ENTRIES={capacity}: after that many sign-ins within ~15 minutes a used "
             "response could be replayed.",
-            hint="Give thoropass_sso its own cache alias (Redis with maxmemory-policy "
-                 "noeviction, or a DatabaseCache with OPTIONS {'MAX_ENTRIES': 1000000}) "
-                 "and set THOROPASS_SSO['REPLAY_CACHE'] to it.",
+            hint="Leave THOROPASS_SSO['REPLAY_CACHE'] empty (used ids go to the database, "
+                 "never culled), or give it its own Redis alias with maxmemory-policy "
+                 "noeviction.",
             id="thoropass_sso.W007",
         ))
     if conf.ALLOW_IDP_INITIATED and not shared:
         problems.append(Warning(
             "IdP-initiated sign-in (My Apps, 'Test this application') is refused: the replay "
             f"cache {conf.REPLAY_CACHE!r} is a LocMemCache, private to one process.",
-            hint="Set THOROPASS_SSO['REPLAY_CACHE'] to a shared cache (DatabaseCache or Redis), "
+            hint="Leave THOROPASS_SSO['REPLAY_CACHE'] empty (the database) or name a shared "
+                 "cache (Redis), "
                  "or set ALLOW_IDP_INITIATED to False.",
             id="thoropass_sso.W005",
         ))

@@ -116,7 +116,8 @@ class SSOSettings:
     # Who verifies response signatures cryptographically: "python-xmlsec" (in-process,
     # the default) or "xmlsec1" (the program; a slower fallback, docs/compatibility.md).
     SIGNATURE_BACKEND: str = "python-xmlsec"
-    REPLAY_CACHE: str = "default"
+    # "" = the database table (one INSERT per sign-in); a cache alias = that cache.
+    REPLAY_CACHE: str = ""
     REQUEST_TIMEOUT: int = 600
     LOGIN_REDIRECT_URL: str = ""
     LOGOUT_REDIRECT_URL: str = ""

@@ -74,3 +74,25 @@ class EntraIdentity(models.Model):
 
     def __str__(self) -> str:
         return self.upn or f"{self.tenant_id}/{self.object_id}"
+
+
+class UsedMessageId(models.Model):
+    """A SAML message id (assertion, answered AuthnRequest, LogoutRequest) already used.
+
+    The default replay store (``THOROPASS_SSO['REPLAY_CACHE']`` left empty): one
+    INSERT per sign-in, in the sign-in's own transaction, seen by every worker
+    that shares the database. Rows are never culled before they expire, unlike
+    a database cache's ``MAX_ENTRIES``; expired rows are purged by
+    :func:`thoropass_sso.replay.purge_expired`.
+    """
+
+    # "<kind>:<sha256 of the id>": ids are attacker-chosen, so they are hashed.
+    key = models.CharField(_("key"), max_length=80, primary_key=True)
+    expires = models.DateTimeField(_("expires"), db_index=True)
+
+    class Meta:
+        verbose_name = _("used SAML message id")
+        verbose_name_plural = _("used SAML message ids")
+
+    def __str__(self) -> str:
+        return self.key

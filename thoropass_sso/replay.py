@@ -1,25 +1,44 @@
-"""One-time use of assertion ids and request ids, in a shared Django cache.
+"""One-time use of assertion ids, request ids and logout ids.
 
-``cache.add`` is atomic on every shared backend Django ships (database,
-Redis, Memcached): the first worker to record an id wins, any other worker on
-any host sees it as used. A process-local cache (LocMemCache) only protects
-one process, which is why IdP-initiated sign-in requires a shared one.
+Two stores, chosen by ``THOROPASS_SSO['REPLAY_CACHE']``:
+
+- ``""`` (the default): the database, table ``thoropass_sso_usedmessageid``.
+  One INSERT per id, in the sign-in's own transaction; the primary key makes
+  the first worker to record an id win on every host that shares the
+  database. Nothing to configure, nothing culled before it expires, and a
+  sign-in refused later in the same transaction leaves its ids unused.
+- a cache alias: that Django cache, through ``cache.add`` (atomic on every
+  shared backend Django ships: database, Redis, Memcached). For sites that
+  keep such state in Redis. A process-local cache (LocMemCache) only protects
+  one process, which is why IdP-initiated sign-in then is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import IntegrityError, transaction
 
 from .conf import get_settings
 from .exceptions import ConfigurationError
 
 _PREFIX = "thoropass_sso"
+
+# Expired rows are deleted by each process at most this often (seconds): often
+# enough that the table stays the size of ~15 minutes of sign-ins, rarely
+# enough that the DELETE (an index range scan) costs nothing per sign-in.
+PURGE_INTERVAL = 300
+_last_purge = 0.0
+
+
+def uses_database() -> bool:
+    return not get_settings().REPLAY_CACHE
 
 
 def _cache():
@@ -33,14 +52,15 @@ def _cache():
     if isinstance(cache, DummyCache):
         raise ConfigurationError(
             f"THOROPASS_SSO['REPLAY_CACHE'] ({alias!r}) is a DummyCache, which stores nothing: "
-            "replayed sign-ins could not be detected. Use a database or Redis cache."
+            "replayed sign-ins could not be detected. Leave REPLAY_CACHE empty (the database) "
+            "or name a Redis cache."
         )
     return cache
 
 
 def replay_cache_is_shared() -> bool:
-    """True when used ids are visible to every process (not a LocMemCache)."""
-    return not isinstance(_cache(), LocMemCache)
+    """True when used ids are visible to every process (the database, or not a LocMemCache)."""
+    return uses_database() or not isinstance(_cache(), LocMemCache)
 
 
 # Below this, a busy site can push unexpired ids out of a culling cache.
@@ -52,20 +72,48 @@ def replay_cache_capacity() -> int | None:
 
     Those caches delete entries, expired or not, once they hold MAX_ENTRIES
     (300 by default): a used id forgotten early can be replayed. Redis and
-    Memcached evict under memory pressure instead (configure noeviction).
+    Memcached evict under memory pressure instead (configure noeviction). The
+    database store never deletes an unexpired id.
     """
-    return getattr(_cache(), "_max_entries", None)
+    return None if uses_database() else getattr(_cache(), "_max_entries", None)
 
 
-def _key(kind: str, value: str) -> str:
-    # Hash so that attacker-chosen ids cannot break cache key rules.
-    return f"{_PREFIX}:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+def _digest(kind: str, value: str) -> str:
+    # Hash so that attacker-chosen ids cannot break key length or cache key rules.
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
 def claim_once(kind: str, value: str, *, until: datetime, now: datetime, skew_seconds: int) -> bool:
     """Record ``value`` as used until ``until`` (+ skew); False if it already was."""
-    # Round up, plus one second: int() truncation and caches that store whole-second
+    # Round up, plus one second: int() truncation and stores that keep whole-second
     # expiries (the database cache drops microseconds) would otherwise forget the id
     # up to two seconds before the end of the window in which it is still accepted.
-    timeout = max(1, math.ceil((until - now).total_seconds()) + skew_seconds + 1)
-    return bool(_cache().add(_key(kind, value), 1, timeout=timeout))
+    seconds = max(1, math.ceil((until - now).total_seconds()) + skew_seconds + 1)
+    if not uses_database():
+        return bool(_cache().add(f"{_PREFIX}:{_digest(kind, value)}", 1, timeout=seconds))
+    from .models import UsedMessageId
+
+    _purge_now_and_then(now)
+    try:
+        # A savepoint, so that a duplicate leaves the caller's transaction usable.
+        with transaction.atomic():
+            UsedMessageId.objects.create(key=_digest(kind, value),
+                                         expires=now + timedelta(seconds=seconds))
+    except IntegrityError:
+        return False
+    return True
+
+
+def purge_expired(now: datetime) -> int:
+    """Delete used ids whose window has closed; returns how many."""
+    from .models import UsedMessageId
+
+    deleted, _ = UsedMessageId.objects.filter(expires__lt=now).delete()
+    return deleted
+
+
+def _purge_now_and_then(now: datetime) -> None:
+    global _last_purge
+    if time.monotonic() - _last_purge >= PURGE_INTERVAL:
+        _last_purge = time.monotonic()
+        purge_expired(now)
