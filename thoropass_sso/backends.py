@@ -56,49 +56,64 @@ class EntraBackend(Saml2Backend):
         adapter.check_sign_in_allowed(request, claims)
         groups = adapter.entra_groups(request, claims)
         adapter.check_access(request, claims, groups)
+        user = self._returning_user(request, claims, adapter, groups)
+        if user is not None:
+            return user, False
         try:
+            # A savepoint only here, where a concurrent first sign-in of the same
+            # identity can violate the unique key.
             with transaction.atomic():
-                return self._sign_in(request, claims, connection, adapter, groups)
+                return self._create(request, claims, connection, adapter, groups), True
         except IntegrityError:
-            # Two first sign-ins of the same identity raced; the other one won.
-            with transaction.atomic():
-                return self._sign_in(request, claims, connection, adapter, groups)
+            # Two first sign-ins of the same identity raced and the other one won.
+            user = self._returning_user(request, claims, adapter, groups)
+            if user is None:
+                raise
+            return user, False
 
-    def _sign_in(self, request, claims, connection, adapter, groups) -> tuple[AbstractBaseUser, bool]:
-        identity = (
-            EntraIdentity.objects.select_for_update()
-            .select_related("user")
-            .filter(tenant_id=claims.tenant_id, object_id=claims.object_id)
-            .first()
-        )
-        created = identity is None
-        if identity is None:
-            if not adapter.may_create_user(request, claims):
-                raise SignInRejected(Reason.UNKNOWN_USER, "no account and CREATE_USERS is off")
-            user = adapter.new_user(request, claims)
-            adapter.populate_user(request, user, claims)
-            user.save()
-            identity = EntraIdentity(
-                user=user,
-                connection_id=connection.connection_id,
-                tenant_id=claims.tenant_id,
-                object_id=claims.object_id,
+    def _returning_user(self, request, claims, adapter, groups) -> AbstractBaseUser | None:
+        # Joins the caller's transaction (the ACS view's) without a savepoint: the
+        # common case costs one SELECT and one UPDATE.
+        with transaction.atomic(savepoint=False):
+            identity = (
+                EntraIdentity.objects.select_for_update()
+                .select_related("user")
+                .filter(tenant_id=claims.tenant_id, object_id=claims.object_id)
+                .order_by()
+                .first()
             )
-        else:
-            user = identity.user
-            if not self.user_can_authenticate(user):
-                raise SignInRejected(Reason.INACTIVE_USER, "the Django user is inactive")
-            if adapter.populate_user(request, user, claims):
-                user.save()
+            if identity is None:
+                return None
+            return self._update(request, identity, claims, adapter, groups)
+
+    def _update(self, request, identity: EntraIdentity, claims, adapter, groups) -> AbstractBaseUser:
+        user = identity.user
+        if not self.user_can_authenticate(user):
+            raise SignInRejected(Reason.INACTIVE_USER, "the Django user is inactive")
+        if adapter.populate_user(request, user, claims):
+            user.save()
         adapter.apply_groups_and_roles(request, user, claims, groups)
-        upn, now = claims.upn[:255], timezone.now()
-        if created:
-            identity.upn, identity.last_sign_in = upn, now
-            identity.save()
-        else:
-            # Runs on every sign-in: one UPDATE of the two fields, not a full save.
-            EntraIdentity.objects.filter(pk=identity.pk).update(upn=upn, last_sign_in=now)
-        return user, created
+        # Runs on every sign-in: one UPDATE of the two fields, not a full save.
+        EntraIdentity.objects.filter(pk=identity.pk).update(
+            upn=claims.upn[:255], last_sign_in=timezone.now())
+        return user
+
+    def _create(self, request, claims, connection, adapter, groups) -> AbstractBaseUser:
+        if not adapter.may_create_user(request, claims):
+            raise SignInRejected(Reason.UNKNOWN_USER, "no account and CREATE_USERS is off")
+        user = adapter.new_user(request, claims)
+        adapter.populate_user(request, user, claims)
+        user.save()
+        adapter.apply_groups_and_roles(request, user, claims, groups)
+        EntraIdentity.objects.create(
+            user=user,
+            connection_id=connection.connection_id,
+            tenant_id=claims.tenant_id,
+            object_id=claims.object_id,
+            upn=claims.upn[:255],
+            last_sign_in=timezone.now(),
+        )
+        return user
 
 
 def rejection_from(request: HttpRequest) -> SignInRejected | None:

@@ -110,10 +110,12 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
             now = datetime.now(UTC)
             verified = runtime.verifier.verify(saml_response, now=now)
             claims = verified.claims
-            # Every database write of a sign-in (user, identity, session, and used ids
-            # when the replay cache is the database) commits together, so a refusal at
-            # any step leaves no trace. Ids in Redis stay used: a refused response
-            # then cannot be retried, which is the safe direction.
+            # The used ids, the user and the identity commit together, so a refusal at
+            # any step leaves no trace (ids in Redis stay used: a refused response then
+            # cannot be retried, which is the safe direction). The transaction ends
+            # before Django's login() writes the session: every check has passed by
+            # then, and a short transaction holds row locks (SQLite: the database's
+            # single write lock) for as little time as possible.
             with transaction.atomic():
                 next_path = self._correlate(request, verified, now)
                 self._claim_assertion(verified, now)
@@ -121,7 +123,7 @@ class AssertionConsumerServiceView(djangosaml2_views.AssertionConsumerServiceVie
                 if user is None:
                     raise rejection_from(request) or SignInRejected(
                         Reason.UNKNOWN_USER, "no backend accepted the identity")
-                auth.login(request, user)
+            auth.login(request, user)
         except (MetadataNotStored, ConfigurationError) as exc:
             return _not_configured(request, exc)
         except SignInRejected as rejection:
