@@ -1,4 +1,8 @@
-"""thoropass_sso as a site configures it: THOROPASS_SSO, its backend, a database replay cache."""
+"""thoropass_sso as a site configures it: THOROPASS_SSO and its backend; nothing else.
+
+Used ids go to thoropass_sso's own table (the default REPLAY_CACHE), in the
+database both workers share.
+"""
 
 from .common import *  # noqa: F403
 from .common import BASE_URL, BENCH_DIR, INSTALLED_APPS
@@ -9,12 +13,6 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 ROOT_URLCONF = "benchmarks.sites.urls_ours"
-
-# Replay protection needs a cache every worker shares: the database (docs/settings.md).
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                "LOCATION": "bench_cache"},
-}
 
 THOROPASS_SSO = {
     "BASE_URL": BASE_URL,
