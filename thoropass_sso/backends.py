@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -73,30 +74,28 @@ class EntraBackend(Saml2Backend):
 
     def _returning_user(self, request, claims, adapter, groups) -> AbstractBaseUser | None:
         # Joins the caller's transaction (the ACS view's) without a savepoint: the
-        # common case costs one SELECT and one UPDATE.
+        # common case costs one SELECT (the user, joined to its identity, locked) and
+        # one UPDATE of the identity.
         with transaction.atomic(savepoint=False):
-            identity = (
-                EntraIdentity.objects.select_for_update()
-                .select_related("user")
-                .filter(tenant_id=claims.tenant_id, object_id=claims.object_id)
+            user = (
+                get_user_model()._default_manager.select_for_update()
+                .filter(entra_identities__tenant_id=claims.tenant_id,
+                        entra_identities__object_id=claims.object_id)
                 .order_by()
                 .first()
             )
-            if identity is None:
+            if user is None:
                 return None
-            return self._update(request, identity, claims, adapter, groups)
-
-    def _update(self, request, identity: EntraIdentity, claims, adapter, groups) -> AbstractBaseUser:
-        user = identity.user
-        if not self.user_can_authenticate(user):
-            raise SignInRejected(Reason.INACTIVE_USER, "the Django user is inactive")
-        if adapter.populate_user(request, user, claims):
-            user.save()
-        adapter.apply_groups_and_roles(request, user, claims, groups)
-        # Runs on every sign-in: one UPDATE of the two fields, not a full save.
-        EntraIdentity.objects.filter(pk=identity.pk).update(
-            upn=claims.upn[:255], last_sign_in=timezone.now())
-        return user
+            if not self.user_can_authenticate(user):
+                raise SignInRejected(Reason.INACTIVE_USER, "the Django user is inactive")
+            if adapter.populate_user(request, user, claims):
+                user.save()
+            adapter.apply_groups_and_roles(request, user, claims, groups)
+            # Runs on every sign-in: one UPDATE of the two fields, not a full save.
+            EntraIdentity.objects.filter(
+                tenant_id=claims.tenant_id, object_id=claims.object_id
+            ).update(upn=claims.upn[:255], last_sign_in=timezone.now())
+            return user
 
     def _create(self, request, claims, connection, adapter, groups) -> AbstractBaseUser:
         if not adapter.may_create_user(request, claims):
