@@ -1,11 +1,15 @@
 """``python -m benchmarks``: stock djangosaml2 vs thoropass_sso vs a no-op POST, side by side.
 
-One run, one machine. For each site (stock first, then ours), in order:
-1. a fresh SQLite database, migrated (ours: metadata stored by ``refresh_entra_metadata``);
-2. in-process: a WSGI call loop times each sign-in (one fresh, really-signed
-   IdP-initiated response each, generated before the timer starts) and a no-op POST;
-3. gunicorn with N workers on 127.0.0.1: a bounded load generator posts a fixed
-   number of fresh responses at fixed concurrency and counts sign-ins per second;
+One run, one machine:
+1. each site gets a fresh SQLite database, migrated (ours: metadata stored by
+   ``refresh_entra_metadata``);
+2. in-process, in rounds that alternate stock and ours: a fresh process per site
+   and round calls the WSGI application in a loop and times each sign-in (one
+   fresh, really-signed IdP-initiated response each, generated before the timer
+   starts), a no-op POST and a login-only POST;
+3. both sites under gunicorn with N workers on 127.0.0.1, and again in alternating
+   rounds a bounded load generator posts a fixed number of fresh responses at
+   fixed concurrency and counts sign-ins per second;
 4. ours only: resident memory of one process over many sign-ins.
 Then a table and the ratios against the targets of issue 5.
 """
@@ -23,15 +27,15 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from thoropass_sso.testing import make_signing_key_pair
 from thoropass_sso.testing.processes import free_port, serving
 
-from .inprocess import form_body
-from .load import post_all
+from .inprocess import COLD_REQUESTS, form_body
+from .load import LoadResult, post_all
 from .responses import USERS, ResponseFactory, standin_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,46 +133,106 @@ def gunicorn_workers_hwm_kb(master_pid: int) -> list[int]:
     return peaks
 
 
-def bench_site(site: Site, opts: argparse.Namespace) -> dict:
-    say(f"{site.name}: preparing a fresh database")
-    site.prepare()
-    factory = site.factory()
-    signins = opts.stock_signins if site.name == "stock" else opts.ours_signins
-    # Each user's first sign-in (it creates the user) is the warm-up, timed apart:
-    # the medians are of returning users, as in a Monday-morning sign-in storm.
-    warmup = USERS
-    say(f"{site.name}: generating {signins + warmup} signed responses (in-process run)")
-    responses = factory.write(site.directory / f"{site.name}-inprocess.txt", signins + warmup)
-    say(f"{site.name}: in-process, {signins} sign-ins and {opts.noop} no-op POSTs")
-    inproc = json.loads(site.run("-m", "benchmarks.inprocess", "time", "--responses",
-                                 str(responses), "--noop", str(opts.noop), "--warmup", str(warmup)))
-    if inproc["failures"]:
-        raise SystemExit(f"{site.name}: {inproc['failures']} in-process sign-ins failed")
+def merge_loads(parts: list[LoadResult]) -> LoadResult:
+    """One result for a load phase run in several rounds (sums, and all latencies)."""
+    total = LoadResult()
+    for part in parts:
+        total.sent += part.sent
+        total.ok += part.ok
+        total.wall_s += part.wall_s
+        total.timed_out = total.timed_out or part.timed_out
+        total.latencies_ms += part.latencies_ms
+        for problem, count in part.errors.items():
+            total.errors[problem] = total.errors.get(problem, 0) + count
+    return total
 
-    load_count = opts.stock_load if site.name == "stock" else opts.ours_load
+
+def in_rounds(count: int, rounds: int) -> list[int]:
+    """``count`` split into ``rounds`` near-equal parts."""
+    return [count // rounds + (index < count % rounds) for index in range(rounds)]
+
+
+def bench_sites(sites: dict[str, Site], opts: argparse.Namespace) -> dict[str, dict]:
+    """Both sites, interleaved round by round.
+
+    This machine's speed drifts by tens of percent over minutes (a shared virtual
+    machine): measuring one site after the other would fold that drift into the
+    ratio. Each round measures stock, then ours, so both see the same conditions.
+    """
+    results: dict[str, dict] = {name: {"inprocess": {"acs_ms": [], "first_ms": [], "noop_ms": [],
+                                                     "floor_ms": [], "failures": 0}}
+                                for name in sites}
+    factories = {}
+    for name, site in sites.items():
+        say(f"{name}: preparing a fresh database")
+        site.prepare()
+        factories[name] = site.factory()
+
+    counts = {"stock": in_rounds(opts.stock_signins, opts.rounds),
+              "ours": in_rounds(opts.ours_signins, opts.rounds)}
+    noop_counts = in_rounds(opts.noop, opts.rounds)
+    for round_index in range(opts.rounds):
+        for name, site in sites.items():
+            # Round 1's warm-up is each user's first sign-in (it creates the user), timed
+            # apart: the medians are of returning users, as in a Monday-morning storm.
+            warmup = USERS if round_index == 0 else COLD_REQUESTS
+            count = counts[name][round_index]
+            say(f"round {round_index + 1}/{opts.rounds}, {name}: in-process, {count} sign-ins "
+                f"and {noop_counts[round_index]} no-op POSTs")
+            responses = factories[name].write(
+                site.directory / f"{name}-inprocess-{round_index}.txt", count + warmup)
+            run = json.loads(site.run(
+                "-m", "benchmarks.inprocess", "time", "--responses", str(responses),
+                "--noop", str(noop_counts[round_index]), "--warmup", str(warmup)))
+            if run["failures"]:
+                raise SystemExit(f"{name}: {run['failures']} in-process sign-ins failed")
+            merged = results[name]["inprocess"]
+            for key in ("acs_ms", "first_ms", "noop_ms", "floor_ms"):
+                merged[key] += run[key]
+
+    load_counts = {"stock": in_rounds(opts.stock_load, opts.rounds),
+                   "ours": in_rounds(opts.ours_load, opts.rounds)}
     load_warmup = 4 * opts.workers
-    say(f"{site.name}: generating {load_count + load_warmup} signed responses (gunicorn run)")
-    bodies = [form_body(factory.post_value()) for _ in range(load_count + load_warmup)]
-    say(f"{site.name}: gunicorn, {opts.workers} workers, {load_count} sign-ins and "
-        f"{opts.noop_load} no-op POSTs at concurrency {opts.concurrency}")
-    with site.gunicorn(opts.workers) as server:
-        warm = post_all(site.base_url, "/saml2/acs/", bodies[:load_warmup],
-                        concurrency=opts.concurrency)
-        if warm.ok != load_warmup:
-            raise SystemExit(f"{site.name}: warm-up sign-ins failed: {warm.errors}")
-        acs_load = post_all(site.base_url, "/saml2/acs/", bodies[load_warmup:],
-                            concurrency=opts.concurrency, deadline_s=opts.deadline)
-        noop_load = post_all(site.base_url, "/noop/", [bodies[0]] * opts.noop_load,
-                             concurrency=opts.concurrency, deadline_s=opts.deadline)
-        floor_load = post_all(site.base_url, "/login-floor/", [bodies[0]] * opts.floor_load,
-                              concurrency=opts.concurrency, deadline_s=opts.deadline)
-        workers_hwm = gunicorn_workers_hwm_kb(server.pid)
-    result = {"inprocess": inproc, "acs_load": acs_load.__dict__, "noop_load": noop_load.__dict__,
-              "floor_load": floor_load.__dict__,
-              "workers_hwm_kb": workers_hwm}
-    if site.name == "ours" and opts.rss_signins:
-        result["rss"] = rss_run(site, opts.rss_signins)
-    return result
+    bodies = {}
+    for name in sites:
+        total = opts.stock_load if name == "stock" else opts.ours_load
+        say(f"{name}: generating {total + load_warmup} signed responses (gunicorn run)")
+        bodies[name] = [form_body(factories[name].post_value())
+                        for _ in range(total + load_warmup)]
+    with ExitStack() as servers:
+        running = {name: servers.enter_context(site.gunicorn(opts.workers))
+                   for name, site in sites.items()}
+        for name, site in sites.items():
+            warm = post_all(site.base_url, "/saml2/acs/", bodies[name][:load_warmup],
+                            concurrency=opts.concurrency)
+            if warm.ok != load_warmup:
+                raise SystemExit(f"{name}: warm-up sign-ins failed: {warm.errors}")
+        loads: dict[str, list[LoadResult]] = {name: [] for name in sites}
+        for round_index in range(opts.rounds):
+            for name, site in sites.items():
+                start = load_warmup + sum(load_counts[name][:round_index])
+                chunk = bodies[name][start:start + load_counts[name][round_index]]
+                say(f"round {round_index + 1}/{opts.rounds}, {name}: gunicorn, {opts.workers} "
+                    f"workers, {len(chunk)} sign-ins at concurrency {opts.concurrency}")
+                loads[name].append(post_all(site.base_url, "/saml2/acs/", chunk,
+                                            concurrency=opts.concurrency,
+                                            deadline_s=opts.deadline))
+        for name, site in sites.items():
+            say(f"{name}: gunicorn, {opts.noop_load} no-op and {opts.floor_load} login-only POSTs")
+            results[name].update({
+                "acs_load": merge_loads(loads[name]).__dict__,
+                "noop_load": post_all(site.base_url, "/noop/", [bodies[name][0]] * opts.noop_load,
+                                      concurrency=opts.concurrency,
+                                      deadline_s=opts.deadline).__dict__,
+                "floor_load": post_all(site.base_url, "/login-floor/",
+                                       [bodies[name][0]] * opts.floor_load,
+                                       concurrency=opts.concurrency,
+                                       deadline_s=opts.deadline).__dict__,
+                "workers_hwm_kb": gunicorn_workers_hwm_kb(running[name].pid),
+            })
+    if opts.rss_signins:
+        results["ours"]["rss"] = rss_run(sites["ours"], opts.rss_signins)
+    return results
 
 
 def rss_run(site: Site, count: int) -> dict:
@@ -268,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None,
                             help=f"default {default} (quick: {QUICK[name]})")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure stock and ours alternately in this many rounds (default 3)")
     parser.add_argument("--concurrency", type=int, default=4,
                         help="load generator threads (default 4)")
     parser.add_argument("--deadline", type=float, default=240.0,
@@ -287,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         make_signing_key_pair().write(directory, "sp")
         (directory / "tenant_id").write_text(str(uuid.uuid4()))
         (directory / "federationmetadata.xml").write_bytes(standin_for(directory).metadata_xml())
-        results = {name: bench_site(Site(name, directory), opts) for name in SITES}
+        results = bench_sites({name: Site(name, directory) for name in SITES}, opts)
     finally:
         if opts.keep:
             say(f"scratch directory kept: {directory}")
