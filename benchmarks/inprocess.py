@@ -4,7 +4,8 @@ Run by ``python -m benchmarks`` in a fresh process per site (Django settings are
 per process). DJANGO_SETTINGS_MODULE and BENCH_* name the site.
 
 ``time``: warm up, then time each sign-in POST to /saml2/acs/ (one fresh response
-each), then POSTs to /noop/ and /login-floor/; prints JSON with the milliseconds.
+each) and POSTs to /noop/ and /login-floor/, interleaved; prints JSON with the
+milliseconds.
 ``rss``: sign in COUNT times with responses read from stdin (made by another
 process, fresh, so nothing here holds them) and prints resident-set sizes from
 /proc/self/status before and after.
@@ -80,38 +81,54 @@ def _setup() -> WSGICaller:
     return WSGICaller(get_wsgi_application(), os.environ["BENCH_BASE_URL"])
 
 
+def interleaved(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(kind, index) for every request, the kinds spread evenly through the run.
+
+    Timing the sign-ins, then the no-ops, then the login-only requests would put
+    them minutes apart on a machine whose speed drifts; interleaved, every ratio
+    compares requests timed under the same conditions.
+    """
+    slots = [((index + 0.5) / count, kind, index)
+             for kind, count in counts.items() for index in range(count)]
+    return [(kind, index) for _, kind, index in sorted(slots)]
+
+
 def run_time(args: argparse.Namespace) -> dict:
     bodies = [form_body(line) for line in Path(args.responses).read_text().split()]
     noop_body = bodies[0]
     caller = _setup()
-    acs_ms, first_ms, failures = [], [], 0
-    for index, body in enumerate(bodies):
+    timings: dict[str, list[float]] = {"acs": [], "first": [], "noop": [], "floor": []}
+    failures = 0
+
+    def timed(path: str, body: bytes) -> float:
+        nonlocal failures
         start = time.perf_counter()
-        status, location = caller.post("/saml2/acs/", body)
+        status, location = caller.post(path, body)
         elapsed = (time.perf_counter() - start) * 1000
         if not signed_in(status, location):
             failures += 1
             if failures == 1:
-                print(f"sign-in failed: {status} {location!r}", file=sys.stderr)
-        if index >= args.warmup:
-            acs_ms.append(elapsed)
-        elif index >= COLD_REQUESTS:
-            # The warm-up is each user's first sign-in (it creates the user); the
-            # very first requests also pay for imports and caches filling.
-            first_ms.append(elapsed)
-    references = {}
-    for path in ("/noop/", "/login-floor/"):
-        timings = references[path.strip("/")] = []
-        for index in range(args.noop + args.warmup):
-            start = time.perf_counter()
-            status, location = caller.post(path, noop_body)
-            elapsed = (time.perf_counter() - start) * 1000
-            if not signed_in(status, location):
-                failures += 1
-            if index >= args.warmup:
-                timings.append(elapsed)
-    return {"acs_ms": acs_ms, "first_ms": first_ms, "noop_ms": references["noop"],
-            "floor_ms": references["login-floor"], "failures": failures}
+                print(f"{path} failed: {status} {location!r}", file=sys.stderr)
+        return elapsed
+
+    # Warm-up: each user's first sign-in (it creates the user), timed apart, and a few
+    # of each reference request; the very first requests also pay for imports.
+    for index, body in enumerate(bodies[:args.warmup]):
+        elapsed = timed("/saml2/acs/", body)
+        if index >= COLD_REQUESTS:
+            timings["first"].append(elapsed)
+    for _ in range(COLD_REQUESTS):
+        timed("/noop/", noop_body)
+        timed("/login-floor/", noop_body)
+    sign_ins = bodies[args.warmup:]
+    paths = {"noop": "/noop/", "floor": "/login-floor/"}
+    for kind, index in interleaved({"acs": len(sign_ins), "noop": args.noop, "floor": args.noop}):
+        if kind == "acs":
+            timings["acs"].append(timed("/saml2/acs/", sign_ins[index]))
+        else:
+            timings[kind].append(timed(paths[kind], noop_body))
+    return {"acs_ms": timings["acs"], "first_ms": timings["first"], "noop_ms": timings["noop"],
+            "floor_ms": timings["floor"], "failures": failures}
 
 
 def run_rss(args: argparse.Namespace) -> dict:
