@@ -7,6 +7,7 @@ import logging
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.contrib.auth.signals import user_login_failed
 
 from thoropass_sso.claims import CLAIM_TENANT_ID
 from thoropass_sso.models import EntraIdentity
@@ -172,6 +173,28 @@ def test_an_inactive_user_is_refused(client, entra, ada, stored_metadata):
 
     assert response.status_code == 403
     assert whoami(client) is None
+
+
+def test_a_refusal_leaves_the_transaction_usable_for_login_failed_receivers(
+        client, entra, ada, stored_metadata):
+    """Sites log failed logins to the database (django-axes and the like) from Django's
+    user_login_failed signal, sent while the sign-in's transaction is still open."""
+    sign_in(client, entra, ada)
+    user = whoami(client)
+    client.logout()
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    seen = []
+
+    def audit(sender, credentials, request, **kwargs):
+        seen.append(get_user_model().objects.count())  # a query in the open transaction
+
+    user_login_failed.connect(audit)
+    try:
+        response = sign_in(client, entra, ada)
+    finally:
+        user_login_failed.disconnect(audit)
+    assert response.status_code == 403
+    assert seen == [1]
 
 
 def test_another_tenants_tenantid_claim_is_refused(client, entra, stored_metadata):

@@ -73,10 +73,11 @@ class EntraBackend(Saml2Backend):
             return user, False
 
     def _returning_user(self, request, claims, adapter, groups) -> AbstractBaseUser | None:
-        # Joins the caller's transaction (the ACS view's) without a savepoint: the
-        # common case costs one SELECT (the user, joined to its identity, locked) and
-        # one UPDATE of the identity.
-        with transaction.atomic(savepoint=False):
+        # The common case: one SELECT (the user, joined to its identity, locked) and one
+        # UPDATE of the identity. In a savepoint, so that a refusal raised here (an
+        # inactive user, or an adapter's populate_user) leaves the caller's transaction
+        # usable for Django's user_login_failed receivers.
+        with transaction.atomic():
             user = (
                 get_user_model()._default_manager.select_for_update()
                 .filter(entra_identities__tenant_id=claims.tenant_id,
