@@ -13,6 +13,7 @@ from django.core.signing import dumps
 from django.test import Client
 from lxml import etree
 
+from thoropass_sso.models import UsedMessageId
 from thoropass_sso.pending import COOKIE_NAME
 from thoropass_sso.reasons import Reason
 from thoropass_sso.saml.timestamps import parse_instant
@@ -103,11 +104,12 @@ def test_in_response_to_differs_between_response_and_assertion(hostile: Hostile)
     hostile.attack(Reason.UNKNOWN_REQUEST, mutate=other_request)
 
 
-@pytest.fixture(params=["database", "database cache"])
-def store(request, settings) -> str:
-    """Both replay stores: the default table, and a Django cache named by REPLAY_CACHE."""
+@pytest.fixture(params=["database", "database cache"], autouse=True)
+def store(request, sso_settings) -> str:
+    """Every test here on both replay stores: the default table, and a Django cache
+    named by REPLAY_CACHE. After sso_settings, which writes THOROPASS_SSO afresh."""
     if request.param == "database cache":
-        override_sso(settings, REPLAY_CACHE="default")  # tests/settings.py: a DatabaseCache
+        override_sso(sso_settings, REPLAY_CACHE="default")  # tests/settings.py: a DatabaseCache
     return request.param
 
 
@@ -123,6 +125,8 @@ def test_replay_hold_covers_the_confirmation_window(hostile: Hostile, store, set
     assertion_id = assertion_of(etree.fromstring(xml)).get("ID")
     # Accepted until NotOnOrAfter + skew (exclusive): the id must be held at least that long.
     assert held_until("assertion", assertion_id) >= confirmation_expiry(xml) + SKEW
+    # The id went to the store under test, and only there.
+    assert UsedMessageId.objects.exists() == (store == "database")
 
 
 def test_far_future_expiry_is_held_and_never_a_server_error(hostile: Hostile, store,

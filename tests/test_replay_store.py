@@ -9,12 +9,14 @@ to the table: it rolls back with a refused sign-in, and expired rows are purged.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import DatabaseError
 from django.test import Client
 
-from thoropass_sso import replay
+from thoropass_sso import replay, views
 from thoropass_sso.models import UsedMessageId
 from thoropass_sso.reasons import Reason
 from thoropass_sso.testing import EntraUser
@@ -25,17 +27,25 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_sign_in_refused_after_the_replay_check_leaves_its_id_unused(
-    hostile: Hostile, settings
+    hostile: Hostile, settings, monkeypatch
 ) -> None:
     # Guests are refused by policy, which runs after the assertion id is recorded:
     # the same transaction rolls the record back.
     override_sso(settings, ALLOW_GUESTS=False)
     guest = EntraUser(upn="eve_fabrikam.example#EXT#@contoso.example",
                       guest_identity_provider="https://sts.windows.net/9999/")
+    claims = []
+
+    def recording_claim_once(*args, **kwargs):
+        claims.append(replay.claim_once(*args, **kwargs))
+        return claims[-1]
+
+    monkeypatch.setattr(views, "claim_once", recording_claim_once)
     before = UsedMessageId.objects.count()
     xml = hostile.unsolicited(user=guest)
     hostile.expect_rejected(Reason.GUEST_NOT_ALLOWED, lambda: hostile.post(Client(), xml))
-    assert UsedMessageId.objects.count() == before
+    assert claims == [True]  # the id was recorded before the refusal...
+    assert UsedMessageId.objects.count() == before  # ...and rolled back with it
     # Control: an accepted sign-in records exactly its assertion id.
     hostile.expect_signed_in(hostile.post(Client(), hostile.unsolicited()))
     assert UsedMessageId.objects.count() == before + 1
@@ -43,28 +53,80 @@ def test_a_sign_in_refused_after_the_replay_check_leaves_its_id_unused(
 
 def test_expired_ids_are_purged_and_unexpired_ids_kept() -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    replay._last_purge = float("inf")  # no purge while claiming: only the explicit one below
-    try:
-        for name, minutes in (("old", 1), ("new", 30)):
-            assert replay.claim_once("assertion", name, until=now + timedelta(minutes=minutes),
-                                     now=now, skew_seconds=180)
-    finally:
-        replay._last_purge = 0.0
-    assert replay.purge_expired(now + timedelta(minutes=10)) == 1
-    assert not replay.claim_once("assertion", "new", until=now + timedelta(minutes=30),
-                                 now=now + timedelta(minutes=10), skew_seconds=180)
-    assert replay.claim_once("assertion", "old", until=now + timedelta(minutes=30),
-                             now=now + timedelta(minutes=10), skew_seconds=180)
+    for name, minutes in (("old", 1), ("new", 30)):
+        assert replay.claim_once("assertion", name, until=now + timedelta(minutes=minutes),
+                                 now=now, skew_seconds=180)
+    later = now + timedelta(minutes=10)
+    assert replay.purge_expired(later) == 1
+    assert not replay.claim_once("assertion", "new", until=later, now=later, skew_seconds=180)
+    assert replay.claim_once("assertion", "old", until=later, now=later, skew_seconds=180)
 
 
-def test_each_process_purges_now_and_then(monkeypatch) -> None:
+def test_the_purge_leaves_a_margin_for_hosts_whose_clock_runs_behind() -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    UsedMessageId.objects.create(key="assertion:just-expired", expires=now - timedelta(seconds=60))
+    assert replay.purge_expired(now, margin_seconds=180) == 0
+    assert replay.purge_expired(now, margin_seconds=30) == 1
+
+
+def test_each_process_purges_after_commit_now_and_then(
+        monkeypatch, django_capture_on_commit_callbacks) -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
     UsedMessageId.objects.create(key="assertion:expired", expires=now - timedelta(seconds=1))
     clock = [1_000_000.0]
     monkeypatch.setattr(replay.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(replay, "_last_purge", clock[0] - 10)  # purged 10 s ago
-    assert replay.claim_once("assertion", "a", until=now, now=now, skew_seconds=0)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert replay.claim_once("assertion", "a", until=now, now=now, skew_seconds=0)
+    assert callbacks == []
     assert UsedMessageId.objects.filter(key="assertion:expired").exists()
     clock[0] += replay.PURGE_INTERVAL
-    assert replay.claim_once("assertion", "b", until=now, now=now, skew_seconds=0)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert replay.claim_once("assertion", "b", until=now, now=now, skew_seconds=0)
+    # Scheduled for after the sign-in's commit, not run inside its transaction.
+    assert len(callbacks) == 1
+    assert UsedMessageId.objects.filter(key="assertion:expired").exists()
+    callbacks[0]()
     assert not UsedMessageId.objects.filter(key="assertion:expired").exists()
+    assert replay._last_purge == clock[0]
+
+
+def test_a_failed_purge_is_logged_and_never_fails_the_sign_in(
+        monkeypatch, django_capture_on_commit_callbacks, caplog) -> None:
+    def broken(*args, **kwargs):
+        raise DatabaseError("lock timeout")
+
+    monkeypatch.setattr(replay, "_last_purge", 0.0)
+    monkeypatch.setattr(replay, "purge_expired", broken)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert replay.claim_once("assertion", "c", until=now, now=now, skew_seconds=0)
+    assert "could not purge expired used ids" in caplog.text
+
+
+@pytest.mark.parametrize("use_tz", [True, False])
+def test_sign_in_with_and_without_use_tz(hostile: Hostile, settings, use_tz) -> None:
+    settings.USE_TZ = use_tz
+    xml = hostile.unsolicited()
+    hostile.expect_signed_in(hostile.post(Client(), xml))
+    hostile.expect_rejected(Reason.REPLAY, lambda: hostile.post(Client(), xml))
+    # The purge compares the same kind of datetime the rows hold.
+    replay.purge_expired(datetime.now(UTC) + timedelta(days=1))
+    assert not UsedMessageId.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_missing_table_is_a_503_naming_migrate(hostile: Hostile, caplog) -> None:
+    from django.db import connection
+
+    with connection.schema_editor() as editor:
+        editor.delete_model(UsedMessageId)
+    try:
+        with caplog.at_level(logging.WARNING, logger="thoropass_sso"):
+            page = hostile.post(Client(), hostile.unsolicited())
+        assert page.status_code == 503  # the site must act, not the user: never a 500
+        assert "reason=misconfigured" in caplog.text
+        assert "run `manage.py migrate`" in caplog.text
+    finally:
+        with connection.schema_editor() as editor:
+            editor.create_model(UsedMessageId)

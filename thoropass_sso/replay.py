@@ -16,19 +16,23 @@ Two stores, chosen by ``THOROPASS_SSO['REPLAY_CACHE']``:
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.utils import timezone
 
 from .conf import get_settings
 from .exceptions import ConfigurationError
 
 _PREFIX = "thoropass_sso"
+logger = logging.getLogger(__name__)
 
 # Expired rows are deleted by each process at most this often (seconds): often
 # enough that the table stays the size of ~15 minutes of sign-ins, rarely
@@ -93,27 +97,76 @@ def claim_once(kind: str, value: str, *, until: datetime, now: datetime, skew_se
         return bool(_cache().add(f"{_PREFIX}:{_digest(kind, value)}", 1, timeout=seconds))
     from .models import UsedMessageId
 
-    _purge_now_and_then(now)
     try:
         # A savepoint, so that a duplicate leaves the caller's transaction usable.
-        with transaction.atomic():
-            UsedMessageId.objects.create(key=_digest(kind, value),
-                                         expires=now + timedelta(seconds=seconds))
+        with transaction.atomic(using=_database()):
+            UsedMessageId.objects.create(
+                key=_digest(kind, value), expires=_for_database(now + timedelta(seconds=seconds)))
     except IntegrityError:
         return False
+    except DatabaseError as exc:
+        _raise_if_not_migrated(exc)
+        raise
+    _purge_now_and_then(now, skew_seconds)
     return True
 
 
-def purge_expired(now: datetime) -> int:
-    """Delete used ids whose window has closed; returns how many."""
+def purge_expired(now: datetime, *, margin_seconds: int = 0) -> int:
+    """Delete used ids whose window closed more than ``margin_seconds`` ago; returns how many.
+
+    The margin (the clock skew) keeps a host whose clock runs ahead from deleting
+    ids that a host whose clock runs behind still accepts.
+    """
     from .models import UsedMessageId
 
-    deleted, _ = UsedMessageId.objects.filter(expires__lt=now).delete()
+    threshold = _for_database(now - timedelta(seconds=margin_seconds))
+    deleted, _ = UsedMessageId.objects.filter(expires__lt=threshold).delete()
     return deleted
 
 
-def _purge_now_and_then(now: datetime) -> None:
-    global _last_purge
-    if time.monotonic() - _last_purge >= PURGE_INTERVAL:
+def _purge_now_and_then(now: datetime, skew_seconds: int) -> None:
+    """Purge after the caller's transaction commits, at most every PURGE_INTERVAL.
+
+    Outside the sign-in's transaction: the DELETE then neither lengthens the
+    sign-in's locks nor, if it fails, fails the sign-in.
+    """
+    if time.monotonic() - _last_purge < PURGE_INTERVAL:
+        return
+
+    def purge() -> None:
+        global _last_purge
         _last_purge = time.monotonic()
-        purge_expired(now)
+        try:
+            purge_expired(now, margin_seconds=skew_seconds)
+        except DatabaseError:
+            logger.warning("could not purge expired used ids; retrying in %ss", PURGE_INTERVAL,
+                           exc_info=True)
+
+    transaction.on_commit(purge, using=_database())
+
+
+def _database() -> str:
+    from .models import UsedMessageId
+
+    return router.db_for_write(UsedMessageId)
+
+
+def _for_database(moment: datetime) -> datetime:
+    # Aware datetimes in, what a DateTimeField takes out: naive local time when
+    # the site runs with USE_TZ = False.
+    return moment if settings.USE_TZ else timezone.make_naive(moment)
+
+
+def _raise_if_not_migrated(exc: DatabaseError) -> None:
+    """A missing table means migrate was not run: a 503 that says so, not a 500."""
+    from .models import UsedMessageId
+
+    table = UsedMessageId._meta.db_table
+    try:
+        present = table in connections[_database()].introspection.table_names()
+    except DatabaseError:
+        return
+    if not present:
+        raise ConfigurationError(
+            f"thoropass_sso's table {table} does not exist: run `manage.py migrate`."
+        ) from exc

@@ -41,7 +41,7 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import View
 
 from .conf import get_settings
-from .exceptions import MetadataNotStored, SignInRejected
+from .exceptions import ConfigurationError, MetadataNotStored, SignInRejected
 from .reasons import Reason
 from .redirects import default_logout_redirect
 from .rejections import loggable, rejection_response
@@ -163,6 +163,8 @@ class LogoutView(View):
                 raise SignInRejected(Reason.REPLAY, "logout message id already used")
         except MetadataNotStored as exc:
             return rejection_response(request, SignInRejected(Reason.METADATA_NOT_STORED, str(exc)))
+        except ConfigurationError as exc:
+            return rejection_response(request, SignInRejected(Reason.MISCONFIGURED, str(exc)))
         except SignInRejected as rejection:
             return rejection_response(request, rejection)
 
