@@ -152,12 +152,19 @@ def in_rounds(count: int, rounds: int) -> list[int]:
     return [count // rounds + (index < count % rounds) for index in range(rounds)]
 
 
+def round_order(sites: dict[str, Site], round_index: int) -> list[tuple[str, Site]]:
+    """Stock then ours, ours then stock, ...: drift within a round cancels out."""
+    order = list(sites.items())
+    return order if round_index % 2 == 0 else order[::-1]
+
+
 def bench_sites(sites: dict[str, Site], opts: argparse.Namespace) -> dict[str, dict]:
     """Both sites, interleaved round by round.
 
     This machine's speed drifts by tens of percent over minutes (a shared virtual
     machine): measuring one site after the other would fold that drift into the
-    ratio. Each round measures stock, then ours, so both see the same conditions.
+    ratio. Each round measures both sites, in alternating order, so both see the
+    same conditions.
     """
     results: dict[str, dict] = {name: {"inprocess": {"acs_ms": [], "first_ms": [], "noop_ms": [],
                                                      "floor_ms": [], "failures": 0}}
@@ -172,7 +179,7 @@ def bench_sites(sites: dict[str, Site], opts: argparse.Namespace) -> dict[str, d
               "ours": in_rounds(opts.ours_signins, opts.rounds)}
     noop_counts = in_rounds(opts.noop, opts.rounds)
     for round_index in range(opts.rounds):
-        for name, site in sites.items():
+        for name, site in round_order(sites, round_index):
             # Round 1's warm-up is each user's first sign-in (it creates the user), timed
             # apart: the medians are of returning users, as in a Monday-morning storm.
             warmup = USERS if round_index == 0 else COLD_REQUESTS
@@ -193,39 +200,39 @@ def bench_sites(sites: dict[str, Site], opts: argparse.Namespace) -> dict[str, d
     load_counts = {"stock": in_rounds(opts.stock_load, opts.rounds),
                    "ours": in_rounds(opts.ours_load, opts.rounds)}
     load_warmup = 4 * opts.workers
-    bodies = {}
-    for name in sites:
-        total = opts.stock_load if name == "stock" else opts.ours_load
-        say(f"{name}: generating {total + load_warmup} signed responses (gunicorn run)")
-        bodies[name] = [form_body(factories[name].post_value())
-                        for _ in range(total + load_warmup)]
     with ExitStack() as servers:
         running = {name: servers.enter_context(site.gunicorn(opts.workers))
                    for name, site in sites.items()}
         for name, site in sites.items():
-            warm = post_all(site.base_url, "/saml2/acs/", bodies[name][:load_warmup],
+            warm_bodies = [form_body(factories[name].post_value()) for _ in range(load_warmup)]
+            warm = post_all(site.base_url, "/saml2/acs/", warm_bodies,
                             concurrency=opts.concurrency)
             if warm.ok != load_warmup:
                 raise SystemExit(f"{name}: warm-up sign-ins failed: {warm.errors}")
         loads: dict[str, list[LoadResult]] = {name: [] for name in sites}
         for round_index in range(opts.rounds):
-            for name, site in sites.items():
-                start = load_warmup + sum(load_counts[name][:round_index])
-                chunk = bodies[name][start:start + load_counts[name][round_index]]
-                say(f"round {round_index + 1}/{opts.rounds}, {name}: gunicorn, {opts.workers} "
-                    f"workers, {len(chunk)} sign-ins at concurrency {opts.concurrency}")
+            for name, site in round_order(sites, round_index):
+                count = load_counts[name][round_index]
+                # Made just before they are sent: an IdP-initiated response is only
+                # accepted for a few minutes after it was issued.
+                say(f"round {round_index + 1}/{opts.rounds}, {name}: generating {count} signed "
+                    f"responses, then gunicorn, {opts.workers} workers, concurrency "
+                    f"{opts.concurrency}")
+                chunk = [form_body(factories[name].post_value()) for _ in range(count)]
                 loads[name].append(post_all(site.base_url, "/saml2/acs/", chunk,
                                             concurrency=opts.concurrency,
                                             deadline_s=opts.deadline))
+        # The reference views read the form and ignore it: any body of the right size.
+        reference_body = form_body(factories["ours"].post_value())
         for name, site in sites.items():
             say(f"{name}: gunicorn, {opts.noop_load} no-op and {opts.floor_load} login-only POSTs")
             results[name].update({
                 "acs_load": merge_loads(loads[name]).__dict__,
-                "noop_load": post_all(site.base_url, "/noop/", [bodies[name][0]] * opts.noop_load,
+                "noop_load": post_all(site.base_url, "/noop/", [reference_body] * opts.noop_load,
                                       concurrency=opts.concurrency,
                                       deadline_s=opts.deadline).__dict__,
                 "floor_load": post_all(site.base_url, "/login-floor/",
-                                       [bodies[name][0]] * opts.floor_load,
+                                       [reference_body] * opts.floor_load,
                                        concurrency=opts.concurrency,
                                        deadline_s=opts.deadline).__dict__,
                 "workers_hwm_kb": gunicorn_workers_hwm_kb(running[name].pid),
@@ -295,9 +302,13 @@ def report(results: dict, opts: argparse.Namespace, started: dict) -> tuple[str,
     over_floor = median(ours["inprocess"]["acs_ms"]) / median(ours["inprocess"]["floor_ms"])
     stock_over_floor = median(stock["inprocess"]["acs_ms"]) / median(stock["inprocess"]["floor_ms"])
     floor_over_noop = median(ours["inprocess"]["floor_ms"]) / median(ours["inprocess"]["noop_ms"])
+    # A sign-in that failed under load must not pass as a slow one: any error voids the ratio.
+    load_errors = {name: sum(results[name]["acs_load"]["errors"].values()) for name in SITES}
+    errors_note = "" if not any(load_errors.values()) else (
+        f"; sign-in errors under load: stock {load_errors['stock']}, ours {load_errors['ours']}")
     checks = [
         (f"sign-ins/s, ours / stock (gunicorn):        {throughput:6.1f}x",
-         "target >= 10x, goal 20x", throughput >= 10),
+         f"target >= 10x, goal 20x{errors_note}", throughput >= 10 and not any(load_errors.values())),
         (f"in-process median, stock / ours:            {speedup:6.1f}x", "(for reference)", None),
         # Issue 5 asked for ACS <= 5x the no-op POST. On this kind of machine Django's own
         # login() alone costs ~10x the no-op, so no sign-in through Django can meet that;
@@ -306,7 +317,9 @@ def report(results: dict, opts: argparse.Namespace, started: dict) -> tuple[str,
         (f"ours' ACS median / Django login-only median: {over_floor:5.1f}x",
          f"target <= {FLOOR_TARGET}x (stock: {stock_over_floor:.1f}x)", over_floor <= FLOOR_TARGET),
         (f"ours' ACS median / no-op POST median:       {overhead:6.1f}x",
-         f"(issue 5 asked <= 5x; login-only alone is {floor_over_noop:.1f}x the no-op)", None),
+         f"issue 5's target <= 5x: {'met' if overhead <= 5 else 'NOT MET'}; restated as the "
+         f"login-only target above, since login-only alone is {floor_over_noop:.1f}x the no-op "
+         "(docs/benchmarks.md#the-no-op-target)", None),
         (f"first sign-in (creates the user), median:  ours {median(ours['inprocess']['first_ms']):.1f} ms, "
          f"stock {median(stock['inprocess']['first_ms']):.1f} ms", "(for reference)", None),
     ]
@@ -335,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="measure stock and ours alternately in this many rounds (default 3)")
     parser.add_argument("--concurrency", type=int, default=4,
-                        help="load generator threads (default 4)")
+                        help="requests in flight from the load generator (default 4)")
     parser.add_argument("--deadline", type=float, default=240.0,
                         help="seconds after which a load phase stops sending (default 240)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
