@@ -167,7 +167,7 @@ def bench_sites(sites: dict[str, Site], opts: argparse.Namespace) -> dict[str, d
     same conditions.
     """
     results: dict[str, dict] = {name: {"inprocess": {"acs_ms": [], "first_ms": [], "noop_ms": [],
-                                                     "floor_ms": [], "failures": 0}}
+                                                     "floor_ms": []}}
                                 for name in sites}
     factories = {}
     for name, site in sites.items():
