@@ -62,8 +62,8 @@ def test_deleting_a_user_in_the_admin_deletes_its_identity(admin_client, ada_use
     assert not EntraIdentity.objects.exists()
 
 
-def test_connection_is_read_only_and_the_list_does_not_dump_the_metadata(
-        admin_client, stored_metadata, entra):
+def test_the_connection_pages_never_dump_the_metadata_and_keep_a_connection_with_users(
+        admin_client, stored_metadata, entra, ada_user):
     connection = Connection.objects.get()
     assert "<EntityDescriptor" in connection.metadata_xml
     listing = admin_client.get("/admin/thoropass_sso/connection/")
@@ -75,7 +75,8 @@ def test_connection_is_read_only_and_the_list_does_not_dump_the_metadata(
     assert detail.status_code == 200
     assert connection.metadata_sha256 in detail.content.decode()
     assert "X509Certificate" not in detail.content.decode()
-    assert admin_client.get("/admin/thoropass_sso/connection/add/").status_code == 403
+    # Users signed in through it (ada_user's identity): deleting it is refused.
+    assert connection.identities.exists()
     assert admin_client.post(
         f"/admin/thoropass_sso/connection/{connection.pk}/delete/", {"post": "yes"}
     ).status_code == 403

@@ -39,7 +39,7 @@ def test_a_healthy_site_has_no_findings(healthy):
 
 
 @pytest.mark.parametrize(("config", "hint_mentions"), [
-    ({"BASE_URL": "https://app.example.com"}, "TENANT_ID"),
+    ({"BASE_URL": "https://app.example.com", "APP_ID": "x"}, "TENANT_ID"),
     ({"BASE_URL": "https://app.example.com", "TENANT_ID": "00000000-0000-0000-0000-000000000000"},
      "APP_ID"),
     ({"TENANT_ID": "00000000-0000-0000-0000-000000000000", "APP_ID": "x"}, "BASE_URL"),

@@ -178,9 +178,9 @@ class GraphAdapter(EntraAdapter):
     directory: dict[str, list[str]] = {}
     asked: list[str] = []
 
-    def resolve_overage_groups(self, request, claims):
-        self.asked.append(claims.object_id)
-        return self.directory.get(claims.object_id)
+    def resolve_overage_groups(self, request, sign_in):
+        self.asked.append(sign_in.claims.object_id)
+        return self.directory.get(sign_in.claims.object_id)
 
 
 def test_overage_hook_supplies_the_groups(client, entra, configure):

@@ -16,7 +16,9 @@ import pytest
 from django.db import DatabaseError
 from django.test import Client
 
-from thoropass_sso import replay, views
+from thoropass_sso import replay
+from thoropass_sso.clock import use as use_clock
+from thoropass_sso.views import acs as acs_view
 from thoropass_sso.models import UsedMessageId
 from thoropass_sso.reasons import Reason
 from thoropass_sso.testing import EntraUser
@@ -40,7 +42,7 @@ def test_a_sign_in_refused_after_the_replay_check_leaves_its_id_unused(
         claims.append(replay.claim_once(*args, **kwargs))
         return claims[-1]
 
-    monkeypatch.setattr(views, "claim_once", recording_claim_once)
+    monkeypatch.setattr(acs_view, "claim_once", recording_claim_once)
     before = UsedMessageId.objects.count()
     xml = hostile.unsolicited(user=guest)
     hostile.expect_rejected(Reason.GUEST_NOT_ALLOWED, lambda: hostile.post(Client(), xml))
@@ -74,19 +76,21 @@ def test_each_process_purges_after_commit_now_and_then(
     now = datetime(2030, 1, 1, tzinfo=UTC)
     UsedMessageId.objects.create(key="assertion:expired", expires=now - timedelta(seconds=1))
     clock = [1_000_000.0]
-    monkeypatch.setattr(replay.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(replay, "_last_purge", clock[0] - 10)  # purged 10 s ago
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with use_clock(monotonic=lambda: clock[0]), \
+            django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert replay.claim_once("assertion", "a", until=now, now=now, skew_seconds=0)
     assert callbacks == []
     assert UsedMessageId.objects.filter(key="assertion:expired").exists()
     clock[0] += replay.PURGE_INTERVAL
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with use_clock(monotonic=lambda: clock[0]), \
+            django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert replay.claim_once("assertion", "b", until=now, now=now, skew_seconds=0)
     # Scheduled for after the sign-in's commit, not run inside its transaction.
     assert len(callbacks) == 1
     assert UsedMessageId.objects.filter(key="assertion:expired").exists()
-    callbacks[0]()
+    with use_clock(monotonic=lambda: clock[0]):
+        callbacks[0]()
     assert not UsedMessageId.objects.filter(key="assertion:expired").exists()
     assert replay._last_purge == clock[0]
 
@@ -96,10 +100,13 @@ def test_a_failed_purge_is_logged_and_never_fails_the_sign_in(
     def broken(*args, **kwargs):
         raise DatabaseError("lock timeout")
 
-    monkeypatch.setattr(replay, "_last_purge", 0.0)
+    # A process that never purged, on a host booted 12 s ago (monotonic() counts from boot).
+    # Regression: with a 0.0 "never" sentinel, 12 - 0.0 < PURGE_INTERVAL read as "just
+    # purged", no purge was ever attempted and this failed on a fresh CI machine.
+    monkeypatch.setattr(replay, "_last_purge", None)
     monkeypatch.setattr(replay, "purge_expired", broken)
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    with django_capture_on_commit_callbacks(execute=True):
+    with use_clock(monotonic=lambda: 12.0), django_capture_on_commit_callbacks(execute=True):
         assert replay.claim_once("assertion", "c", until=now, now=now, skew_seconds=0)
     assert "could not purge expired used ids" in caplog.text
 

@@ -47,13 +47,15 @@ def test_first_sign_in_sends_user_created_then_user_signed_in(client, entra, ada
     assert order == ["created", "signed_in"]
     user = get_user_model().objects.get()
     (call,) = created.calls
-    assert set(call) == {"sender", "signal", "request", "user", "claims"}
+    assert set(call) == {"sender", "signal", "request", "user", "claims", "connection", "sign_in"}
     assert call["user"].pk == user.pk
     assert isinstance(call["claims"], EntraClaims)
     assert (call["claims"].tenant_id, call["claims"].object_id) == (entra.tenant_id, ada.object_id)
     assert call["request"].path == "/saml2/acs/"
     (call,) = signed_in.calls
-    assert set(call) == {"sender", "signal", "request", "user", "claims", "created"}
+    assert set(call) == {"sender", "signal", "request", "user", "claims", "created", "connection",
+                         "sign_in"}
+    assert call["connection"].name == "default" and call["sign_in"].user.pk == user.pk
     assert call["created"] is True
     assert isinstance(call["claims"], EntraClaims)
     assert call["claims"].session_index  # what single logout needs
@@ -80,7 +82,9 @@ def test_policy_refusal_sends_sign_in_rejected_with_the_claims(client, entra, st
 
     assert created.calls == []
     (call,) = rejected.calls
-    assert set(call) == {"sender", "signal", "request", "reason", "reference", "claims"}
+    assert set(call) == {"sender", "signal", "request", "reason", "reference", "claims",
+                         "connection"}
+    assert call["connection"].name == "default"
     assert call["sender"] is SignInRejected
     assert call["reason"] is Reason.ACCESS_RULE
     assert call["reference"] in response.content.decode()

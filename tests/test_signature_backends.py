@@ -20,6 +20,7 @@ from thoropass_sso.runtime import forget_runtime, get_runtime
 from thoropass_sso.saml.signature import SignatureProblem, check_signature_shape
 from thoropass_sso.saml.xmlsec1 import Xmlsec1Backend, find_xmlsec1, node_xpath
 from thoropass_sso.testing import EntraStandIn, make_signing_key_pair
+from thoropass_sso.testing.flows import idp_initiated
 
 from .conftest import ACS_URL, SP_ENTITY_ID
 
@@ -145,11 +146,11 @@ def test_a_run_over_the_timeout_is_a_refusal(entra, ada):
 
 
 def test_the_runtime_picks_the_configured_backend_once(sso_settings, stored_metadata):
-    assert get_runtime().verifier._signatures.name == "python-xmlsec"
+    assert get_runtime().trust.signature_backend.name == "python-xmlsec"
     sso_settings.THOROPASS_SSO = {**sso_settings.THOROPASS_SSO, "SIGNATURE_BACKEND": "xmlsec1"}
     runtime = get_runtime()
-    assert runtime.verifier._signatures.name == "xmlsec1"
-    assert get_runtime().verifier is runtime.verifier  # reused, not rebuilt per request
+    assert runtime.trust.signature_backend.name == "xmlsec1"
+    assert get_runtime().trust is runtime.trust  # reused, not rebuilt per request
 
 
 @pytest.fixture
@@ -169,16 +170,16 @@ def test_e006_is_quiet_on_the_default_backend_without_the_program(
         sso_settings, stored_metadata, without_xmlsec1):
     assert "thoropass_sso.E006" not in [m.id for m in check_configuration(None)]
     forget_runtime()
-    assert get_runtime().verifier._signatures.name == "python-xmlsec"
+    assert get_runtime().trust.signature_backend.name == "python-xmlsec"
 
 
 def test_sign_in_without_the_program_is_a_503_page_not_a_500(
-        client, sso_settings, stored_metadata, without_xmlsec1, caplog):
+        client, entra, ada, sso_settings, stored_metadata, without_xmlsec1, caplog):
     sso_settings.THOROPASS_SSO = {**sso_settings.THOROPASS_SSO, "SIGNATURE_BACKEND": "xmlsec1"}
     with pytest.raises(ConfigurationError, match="not on PATH"):
         get_runtime()
     with caplog.at_level(logging.WARNING, logger="thoropass_sso"):
         login = client.get("/saml2/login/")
-        acs = client.post("/saml2/acs/", {"SAMLResponse": "PHg+"})
+        acs = idp_initiated(client, entra, ada, acs_url=ACS_URL, audience=SP_ENTITY_ID)
     assert login.status_code == 503 and acs.status_code == 503
     assert "reason=misconfigured" in caplog.text

@@ -214,19 +214,22 @@ def test_a_response_from_another_tenant_is_refused(client, entra, ada, stored_me
     xml = other.response_xml(ada, acs_url=ACS_URL, audience=SP_ENTITY_ID, in_response_to=request.id)
     response = post_response(client, other.post_binding_value(xml))
     assert response.status_code == 403
-    assert b"wrong_issuer" in response.content
+    assert b"unknown_issuer" in response.content  # no connection has that tenant
     assert not get_user_model().objects.exists()
 
 
-def test_without_stored_metadata_sign_in_names_the_command(client, sso_settings, caplog):
+def test_without_stored_metadata_sign_in_names_the_command(client, entra, ada, sso_settings, db,
+                                                          caplog):
     with caplog.at_level(logging.WARNING, logger="thoropass_sso"):
         response = client.get("/saml2/login/")
     assert response.status_code == 503
     assert b"refresh_entra_metadata" in response.content
     assert "reason=metadata_not_stored" in caplog.text
 
-    response = client.post("/saml2/acs/", {"SAMLResponse": "PHg+"})
+    # A genuine response from the configured tenant: the site is what is missing, not the user.
+    response = idp_initiated(client, entra, ada, acs_url=ACS_URL, audience=SP_ENTITY_ID)
     assert response.status_code == 503
+    assert b"refresh_entra_metadata" in response.content
 
 
 def test_rejection_page_has_a_reference_that_matches_the_log(client, stored_metadata, caplog):
@@ -290,4 +293,5 @@ def test_a_configuration_mistake_found_at_sign_in_is_a_503_page_not_a_500(
     assert response.status_code == 503
     assert b"manage.py check" in response.content
     assert "reason=misconfigured" in caplog.text
-    assert client.post("/saml2/acs/", {"SAMLResponse": "PHg+"}).status_code == 503
+    assert idp_initiated(client, entra, ada, acs_url=ACS_URL,
+                         audience=SP_ENTITY_ID).status_code == 503

@@ -5,7 +5,8 @@ behave as djangosaml2 users expect) but replaces ``authenticate``: users are
 looked up only by :class:`~thoropass_sso.models.EntraIdentity` (tenant id +
 object id), and djangosaml2's attribute-mapping hooks (``is_authorized``,
 ``save_user``, ...) are not used; policy lives in the adapter. It is only
-ever called by the ACS view, after the response has been verified.
+ever called by the ACS view, after the response has been verified, with the
+sign-in's flow object (:class:`~thoropass_sso.flow.SignIn`).
 """
 
 from __future__ import annotations
@@ -20,64 +21,65 @@ from django.utils import timezone
 from djangosaml2.backends import Saml2Backend
 
 from .adapter import get_adapter
-from .claims import EntraClaims
 from .exceptions import SignInRejected
+from .flow import SignIn
 from .models import EntraIdentity
 from .reasons import Reason
-from .runtime import ConnectionRuntime
 
 
 class EntraBackend(Saml2Backend):
     def authenticate(
         self,
         request: HttpRequest | None,
-        entra_claims: EntraClaims | None = None,
-        connection: ConnectionRuntime | None = None,
+        sign_in: SignIn | None = None,
         **kwargs: Any,
     ) -> AbstractBaseUser | None:
-        if entra_claims is None or connection is None:
+        if sign_in is None:
             # Not an Entra sign-in (for example a password login): not ours.
             return None
+        sign_in.backend_reached = True
         try:
-            user, created = self.get_or_create_entra_user(request, entra_claims, connection)
+            user, created = self.get_or_create_entra_user(request, sign_in)
         except SignInRejected as rejection:
             # django.contrib.auth.authenticate() turns PermissionDenied into None;
-            # keep the reason so the ACS view can report it (see rejection_from).
-            if request is not None:
-                request._thoropass_sso_rejection = rejection
+            # the flow object keeps the reason for the ACS view to report.
+            sign_in.rejection = rejection
             raise
-        user._thoropass_sso_created = created  # read by the ACS view for signals
+        sign_in.user, sign_in.created = user, created
         return user
 
     def get_or_create_entra_user(
-        self, request: HttpRequest | None, claims: EntraClaims, connection: ConnectionRuntime
+        self, request: HttpRequest | None, sign_in: SignIn
     ) -> tuple[AbstractBaseUser, bool]:
         adapter = get_adapter()
         # Policy first: a refused identity leaves no trace in the database.
-        adapter.check_sign_in_allowed(request, claims)
-        groups = adapter.entra_groups(request, claims)
-        adapter.check_access(request, claims, groups)
-        user = self._returning_user(request, claims, adapter, groups)
+        adapter.check_sign_in_allowed(request, sign_in)
+        groups = adapter.entra_groups(request, sign_in)
+        adapter.check_access(request, sign_in, groups)
+        user = self._returning_user(request, sign_in, adapter, groups)
         if user is not None:
             return user, False
         try:
             # A savepoint only here, where a concurrent first sign-in of the same
             # identity can violate the unique key.
             with transaction.atomic():
-                return self._create(request, claims, connection, adapter, groups), True
+                return self._create(request, sign_in, adapter, groups), True
         except IntegrityError:
             # Two first sign-ins of the same identity raced and the other one won.
-            user = self._returning_user(request, claims, adapter, groups)
+            user = self._returning_user(request, sign_in, adapter, groups)
             if user is None:
                 raise
             return user, False
 
-    def _returning_user(self, request, claims, adapter, groups) -> AbstractBaseUser | None:
+    def _returning_user(self, request, sign_in: SignIn, adapter, groups) -> AbstractBaseUser | None:
         # The common case: one SELECT (the user, joined to its identity, locked) and one
         # UPDATE of the identity. In a savepoint, so that a refusal raised here (an
         # inactive user, or an adapter's populate_user) leaves the caller's transaction
         # usable for Django's user_login_failed receivers.
+        claims = sign_in.claims
         with transaction.atomic():
+            # The tenant is the connection's pinned tenant (the verifier refused any other),
+            # so another customer's tenant can never reach this customer's users.
             user = (
                 get_user_model()._default_manager.select_for_update()
                 .filter(entra_identities__tenant_id=claims.tenant_id,
@@ -89,33 +91,29 @@ class EntraBackend(Saml2Backend):
                 return None
             if not self.user_can_authenticate(user):
                 raise SignInRejected(Reason.INACTIVE_USER, "the Django user is inactive")
-            if adapter.populate_user(request, user, claims):
+            if adapter.populate_user(request, user, sign_in):
                 user.save()
-            adapter.apply_groups_and_roles(request, user, claims, groups)
+            adapter.apply_groups_and_roles(request, user, sign_in, groups)
             # Runs on every sign-in: one UPDATE of the two fields, not a full save.
             EntraIdentity.objects.filter(
                 tenant_id=claims.tenant_id, object_id=claims.object_id
             ).update(upn=claims.upn[:255], last_sign_in=timezone.now())
             return user
 
-    def _create(self, request, claims, connection, adapter, groups) -> AbstractBaseUser:
-        if not adapter.may_create_user(request, claims):
-            raise SignInRejected(Reason.UNKNOWN_USER, "no account and CREATE_USERS is off")
-        user = adapter.new_user(request, claims)
-        adapter.populate_user(request, user, claims)
+    def _create(self, request, sign_in: SignIn, adapter, groups) -> AbstractBaseUser:
+        if not adapter.may_create_user(request, sign_in):
+            raise SignInRejected(Reason.UNKNOWN_USER, "no account and creating users is off")
+        claims = sign_in.claims
+        user = adapter.new_user(request, sign_in)
+        adapter.populate_user(request, user, sign_in)
         user.save()
-        adapter.apply_groups_and_roles(request, user, claims, groups)
+        adapter.apply_groups_and_roles(request, user, sign_in, groups)
         EntraIdentity.objects.create(
             user=user,
-            connection_id=connection.connection_id,
+            connection_id=sign_in.connection.id,
             tenant_id=claims.tenant_id,
             object_id=claims.object_id,
             upn=claims.upn[:255],
             last_sign_in=timezone.now(),
         )
         return user
-
-
-def rejection_from(request: HttpRequest) -> SignInRejected | None:
-    """The policy refusal raised by :class:`EntraBackend` during this request, if any."""
-    return getattr(request, "_thoropass_sso_rejection", None)

@@ -12,13 +12,19 @@ E004 REPLAY_CACHE unusable
 E005 stored metadata unreadable or for another tenant
 E006 SIGNATURE_BACKEND is "xmlsec1" but the xmlsec1 program is not on PATH
 E007 the default SIGNATURE_BACKEND, but python-xmlsec does not import
-W001 no metadata stored yet
-W002 the newest signing certificate expires within 30 days, or has expired
+E009 BASE_URL has a path, query or fragment
+E010 a placeholder (<...>, your-tenant) left in a URL or id
+E011 a domain in THOROPASS_SSO['DOMAINS'] belongs to another connection
+W001 no metadata stored yet (the settings-defined connection), or no connection can sign in
+W002 the newest signing certificate expires within 30 days, or has expired (per connection)
 W003 http:// BASE_URL with DEBUG off
 W004 ALLOW_SHA1 on
 W005 IdP-initiated sign-in on, replay cache not shared
-W006 stored metadata not confirmed by a refresh for 7 days (is the cron job running?)
+W006 stored metadata not confirmed by a refresh for 7 days (is the cron job running?; per connection)
 W007 the replay cache culls entries before they expire (MAX_ENTRIES too small)
+W008 the database could not be read (metadata checks skipped)
+W009 thoropass_sso's tables do not exist (migrate not run). A warning, not an error: Django's
+     migrate and makemigrations run the system checks too, and an error would stop them.
 """
 
 from __future__ import annotations
@@ -62,7 +68,8 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     try:
         conf = get_settings()
     except ConfigurationError as exc:
-        return [Error(str(exc), hint=_configuration_hint(str(exc)), id="thoropass_sso.E001")]
+        return [Error(str(exc), hint=exc.hint or _configuration_hint(str(exc)),
+                      id=f"thoropass_sso.{exc.check_id or 'E001'}")]
     problems: list[CheckMessage] = []
     if BACKEND not in settings.AUTHENTICATION_BACKENDS:
         problems.append(Error(
@@ -143,18 +150,105 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                  "Certificates > Edit) and remove ALLOW_SHA1.",
             id="thoropass_sso.W004",
         ))
-    problems.extend(_metadata_checks(conf.CONNECTION, conf.tenant_id))
+    try:
+        if conf.defines_connection:
+            problems.extend(_settings_connection_checks(conf))
+        problems.extend(_connection_checks(conf))
+    except DatabaseError as exc:
+        problems.append(_database_error(exc))
     return problems
 
 
-def _metadata_checks(connection_name: str, configured_tenant: str) -> list[CheckMessage]:
-    from .metadata.parse import parse_stored_metadata
+def _database_error(exc: DatabaseError) -> CheckMessage:
     from .models import Connection
 
     try:
-        connection = Connection.objects.filter(name=connection_name).first()
+        from django.db import connection
+
+        missing = Connection._meta.db_table not in connection.introspection.table_names()
     except DatabaseError:
-        return []  # not migrated yet: migrate will tell the operator
+        missing = False
+    if missing:
+        return Warning("thoropass_sso's tables do not exist: sign-in answers 503 until they do.",
+                       hint="Run 'python manage.py migrate'.", id="thoropass_sso.W009")
+    return Warning(f"Could not read thoropass_sso's connections ({type(exc).__name__}); the "
+                   "metadata checks were skipped.", hint="Is the database reachable?",
+                   id="thoropass_sso.W008")
+
+
+# Past this many connections with the same problem, one more message counts the rest.
+_LISTED = 10
+
+
+def _connection_checks(conf) -> list[CheckMessage]:
+    """The database-defined connections, read from their columns (no document is parsed)."""
+    from django.db.models import Q
+
+    from .models import Connection, ConnectionDomain
+
+    now = datetime.now(UTC)
+    active = Connection.objects.filter(status=Connection.Status.ACTIVE)
+    if conf.defines_connection:
+        active = active.exclude(name=conf.CONNECTION)
+    problems: list[CheckMessage] = []
+    if not conf.defines_connection and not active.exclude(metadata_sha256="").exists():
+        problems.append(Warning(
+            "No connection can sign anyone in: THOROPASS_SSO names no tenant and no active "
+            "connection has metadata.",
+            hint="Set THOROPASS_SSO['METADATA_URL'], or add a customer with 'python manage.py "
+                 "entra_connection add NAME --metadata-url URL' (docs/many-customers.md).",
+            id="thoropass_sso.W001"))
+    expiring = active.filter(certificates_expire_at__lt=now + timedelta(days=EXPIRY_WARNING_DAYS))
+    problems.extend(_listed(expiring.order_by("certificates_expire_at"), "thoropass_sso.W002",
+                            lambda c: (f"Connection {c.name!r}: the newest Entra signing certificate "
+                                       f"{'has expired' if c.certificates_expire_at <= now else 'expires'} "
+                                       f"on {c.certificates_expire_at:%Y-%m-%d}."),
+                            "Ask the customer to create and activate a new certificate in Entra, "
+                            "then run 'python manage.py refresh_entra_metadata --connection NAME'."))
+    stale = active.filter(Q(metadata_checked_at__lt=now - timedelta(days=STALE_AFTER_DAYS)))
+    problems.extend(_listed(stale.order_by("metadata_checked_at"), "thoropass_sso.W006",
+                            lambda c: (f"Connection {c.name!r}: metadata last confirmed on "
+                                       f"{c.metadata_checked_at:%Y-%m-%d}"
+                                       + (f" (last refresh failed: {c.last_error[:120]})"
+                                          if c.last_error else "") + "."),
+                            REFRESH_HINT))
+    if conf.defines_connection:
+        from .domains import DomainError, normalize_claimable_domain
+
+        for value in conf.DOMAINS:
+            try:
+                domain = normalize_claimable_domain(value)
+            except DomainError:
+                continue
+            owner = (ConnectionDomain.objects.filter(domain=domain)
+                     .exclude(connection__name=conf.CONNECTION)
+                     .values_list("connection__name", flat=True).first())
+            if owner:
+                problems.append(Error(
+                    f"THOROPASS_SSO['DOMAINS'] lists {domain}, which connection {owner!r} claims.",
+                    hint=f"A domain leads to one connection: remove it from one of them "
+                         f"('entra_connection domains {owner} --remove {domain}').",
+                    id="thoropass_sso.E011"))
+    return problems
+
+
+def _listed(queryset, check_id: str, message, hint: str) -> list[CheckMessage]:
+    rows = list(queryset[: _LISTED + 1])
+    messages: list[CheckMessage] = [Warning(message(c), hint=hint, id=check_id, obj=c.name)
+                                    for c in rows[:_LISTED]]
+    if len(rows) > _LISTED:
+        messages.append(Warning(f"... and {queryset.count() - _LISTED} more connections like these.",
+                                hint="'python manage.py entra_connection list' shows them all.",
+                                id=check_id))
+    return messages
+
+
+def _settings_connection_checks(conf) -> list[CheckMessage]:
+    connection_name, configured_tenant = conf.CONNECTION, conf.tenant_id
+    from .metadata.parse import parse_stored_metadata
+    from .models import Connection
+
+    connection = Connection.objects.filter(name=connection_name).first()
     if connection is None or not connection.has_metadata:
         return [Warning(
             f"No Entra metadata is stored for connection {connection_name!r}: sign-in will fail.",

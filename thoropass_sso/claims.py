@@ -6,19 +6,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-CLAIM_TENANT_ID = "http://schemas.microsoft.com/identity/claims/tenantid"
-CLAIM_OBJECT_ID = "http://schemas.microsoft.com/identity/claims/objectidentifier"
-CLAIM_DISPLAY_NAME = "http://schemas.microsoft.com/identity/claims/displayname"
-CLAIM_IDENTITY_PROVIDER = "http://schemas.microsoft.com/identity/claims/identityprovider"
-CLAIM_AUTH_METHODS = "http://schemas.microsoft.com/claims/authnmethodsreferences"
-CLAIM_GIVEN_NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
-CLAIM_SURNAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
-CLAIM_EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
-CLAIM_NAME = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
-CLAIM_GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
-CLAIM_ROLES = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
-CLAIM_WIDS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/wids"
-CLAIM_GROUPS_OVERAGE = "http://schemas.microsoft.com/claims/groups.link"
+from .entra import (  # noqa: F401  (re-exported: sites import the claim URIs from here)
+    CLAIM_AUTH_METHODS,
+    CLAIM_DISPLAY_NAME,
+    CLAIM_EMAIL,
+    CLAIM_GIVEN_NAME,
+    CLAIM_GROUPS,
+    CLAIM_GROUPS_OVERAGE,
+    CLAIM_IDENTITY_PROVIDER,
+    CLAIM_NAME,
+    CLAIM_OBJECT_ID,
+    CLAIM_ROLES,
+    CLAIM_SURNAME,
+    CLAIM_TENANT_ID,
+    CLAIM_WIDS,
+    GUEST_UPN_MARKER,
+    issuer_for,
+)
 
 # Claims are read by their full URIs, exactly as Entra names them. pysaml2's
 # attribute maps would rename some (emailaddress -> emailAddress, surname -> sn);
@@ -68,14 +72,14 @@ class EntraClaims:
 
     @property
     def issuer(self) -> str:
-        return f"https://sts.windows.net/{self.tenant_id}/"
+        return issuer_for(self.tenant_id)
 
     @property
     def is_guest(self) -> bool:
         """True for B2B guests: their identity provider is not this tenant's issuer,
         or their UPN has Entra's ``#EXT#`` guest marker."""
         foreign_idp = bool(self.identity_provider) and self.identity_provider != self.issuer
-        return foreign_idp or "#ext#" in self.upn.lower()
+        return foreign_idp or GUEST_UPN_MARKER in self.upn.lower()
 
     @classmethod
     def from_attributes(

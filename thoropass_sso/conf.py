@@ -4,110 +4,64 @@ Nothing here runs at import time: :func:`get_settings` reads Django's settings
 on first use, caches the result, and forgets it when Django reports a settings
 change (``override_settings`` in tests), so every caller sees one consistent
 view.
+
+Two kinds of keys live in the one dict (docs/settings.md):
+
+- site-wide keys: this site's SAML identity (``BASE_URL``, ``SP_ENTITY_ID``),
+  limits, clocks, stores and the adapter -- the same for every customer;
+- the keys of the *settings-defined connection* (``METADATA_URL`` or
+  ``TENANT_ID`` + ``APP_ID``, and its policy: ``GROUP_MAP``, ``CREATE_USERS``...):
+  a single-tenant site's one tenant, stored as the connection named
+  ``CONNECTION`` ("default"). Other customers' connections are data
+  (:class:`~thoropass_sso.models.Connection` rows) with their policy on the row.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from functools import cache
-from typing import Any
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from . import entra
 from .exceptions import ConfigurationError
+from .policy import POLICY_FIELDS, ConnectionPolicy, FrozenMap, PolicyError
+
+if TYPE_CHECKING:
+    from .saml.sp import SPIdentity
 
 SETTING_NAME = "THOROPASS_SSO"
 
-ENTRA_METADATA_URL = (
-    "https://login.microsoftonline.com/{tenant_id}/federationmetadata/2007-06/"
-    "federationmetadata.xml?appid={app_id}"
-)
-ENTRA_ISSUER = "https://sts.windows.net/{tenant_id}/"
-
-# A tenant id is a GUID; Entra also accepts verified domain names in URLs but
-# the issuer in every response uses the GUID, so that is what we compare.
-TENANT_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_TENANT_IN_METADATA_URL_RE = re.compile(
-    r"/(?P<tenant>[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})/federationmetadata/",
-    re.IGNORECASE,
-)
+# Kept for code that imported them from here; entra.py is where they live.
+ENTRA_METADATA_URL = entra.METADATA_URL_FORMAT
+ENTRA_ISSUER = entra.ISSUER_FORMAT
+TENANT_ID_RE = entra.TENANT_ID_RE
 
 
-class FrozenMap(Mapping[str, tuple[str, ...]]):
-    """A read-only, hashable ``{key: (value, ...)}`` built from a settings dict.
-
-    ``GROUP_MAP = {"<group object id>": "Editors"}`` and
-    ``{"<id>": ["Editors", "Authors"]}`` both become ``{"<id>": ("Editors",)}``
-    shapes, so policy code reads one form.
-    """
-
-    def __init__(self, items: Mapping[str, tuple[str, ...]] | None = None) -> None:
-        self._items = dict(items or {})
-
-    @classmethod
-    def from_setting(cls, name: str, raw: Mapping[object, object]) -> FrozenMap:
-        items: dict[str, tuple[str, ...]] = {}
-        for key, value in raw.items():
-            values = (value,) if isinstance(value, str) else value
-            if (not isinstance(key, str) or not key.strip()
-                    or not isinstance(values, list | tuple) or not values
-                    or not all(isinstance(v, str) and v.strip() for v in values)):
-                raise ConfigurationError(
-                    f"{SETTING_NAME}['{name}'] must map non-empty strings to a Django group "
-                    "name or a list of names, for example {\"<group object id>\": \"Editors\"}."
-                )
-            items[key.strip()] = tuple(v.strip() for v in values)
-        return cls(items)
-
-    def __getitem__(self, key: str) -> tuple[str, ...]:
-        return self._items[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self._items.items())))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
-
-    def __repr__(self) -> str:
-        return f"FrozenMap({self._items!r})"
-
-
-# Keys whose values are lists of Entra group object ids / app role values.
 SIGNATURE_BACKENDS = ("python-xmlsec", "xmlsec1")
 
-_ID_LIST_KEYS = ("STAFF_GROUPS", "STAFF_ROLES", "SUPERUSER_GROUPS", "SUPERUSER_ROLES",
-                 "ALLOWED_GROUPS", "ALLOWED_ROLES")
+# The settings-defined connection's policy: THOROPASS_SSO key -> ConnectionPolicy field.
+# (LOGIN_REDIRECT_URL is also the site-wide fallback landing path, so it is not here.)
+POLICY_KEYS = {name.upper(): name for name in POLICY_FIELDS if name != "landing_path"}
 
 
 @dataclass(frozen=True)
 class SSOSettings:
     """Every option of ``THOROPASS_SSO``, with Entra-correct defaults.
 
-    Required: ``BASE_URL`` and either ``METADATA_URL`` or ``TENANT_ID`` + ``APP_ID``.
-    See docs/settings.md for each option.
+    Required: ``BASE_URL``. ``METADATA_URL`` (or ``TENANT_ID`` + ``APP_ID``)
+    defines the settings' own connection; without them every connection is a
+    database row. See docs/settings.md for each option.
     """
 
+    # -- this site, the same for every customer ----------------------------
     BASE_URL: str = ""
-    TENANT_ID: str = ""
-    APP_ID: str = ""
-    METADATA_URL: str = ""
     SP_ENTITY_ID: str = ""
-    CONNECTION: str = "default"
-
-    CREATE_USERS: bool = True
-    ALLOW_GUESTS: bool = True
-    ALLOW_IDP_INITIATED: bool = True
+    ADAPTER: str = "thoropass_sso.adapter.EntraAdapter"
     IDP_INITIATED_MAX_AGE: int = 300
     CLOCK_SKEW: int = 180
     MAX_RESPONSE_AGE: int = 600
@@ -121,8 +75,12 @@ class SSOSettings:
     REQUEST_TIMEOUT: int = 600
     LOGIN_REDIRECT_URL: str = ""
     LOGOUT_REDIRECT_URL: str = ""
-    ADAPTER: str = "thoropass_sso.adapter.EntraAdapter"
+    # Offered on the Sign-on URL's email page when no connection has the address's domain.
+    PASSWORD_LOGIN_URL: str = ""
     NAME_ID_FORMAT: str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    # Single logout: /saml2/logout/ also signs the user out of Entra when the session
+    # came from an Entra sign-in. Off: local logout only.
+    SINGLE_LOGOUT: bool = True
 
     # Fetching metadata (refresh_entra_metadata): the TCP/TLS handshake, each wait
     # for bytes, and the whole exchange are bounded separately (see metadata/fetch.py).
@@ -131,14 +89,30 @@ class SSOSettings:
     METADATA_TIMEOUT: float = 30.0
     METADATA_MAX_BYTES: int = 2 * 1024 * 1024
     METADATA_RELOAD_INTERVAL: int = 30
+    # Metadata URLs of connections added as data must be https:// on Entra's hosts
+    # (entra.METADATA_HOSTS); these open that up, e.g. for a loopback test server.
+    METADATA_ALLOWED_HOSTS: tuple[str, ...] = ()
+    METADATA_ALLOW_HTTP: bool = False
+    # How many connections each process keeps ready (least recently used dropped first).
+    CONNECTION_CACHE_SIZE: int = 500
+
+    # -- the settings-defined connection (a single-tenant site's tenant) -----
+    CONNECTION: str = "default"
+    DISPLAY_NAME: str = ""
+    TENANT_ID: str = ""
+    APP_ID: str = ""
+    METADATA_URL: str = ""
+    DOMAINS: tuple[str, ...] = ()
     # Optional pinning of the metadata document's own signature: a PEM certificate
     # and/or SHA-256 fingerprints of certificates allowed to sign it. When either is
     # set, unsigned metadata or metadata signed by anything else is refused.
     METADATA_SIGNING_CERTIFICATE: str = ""
     METADATA_SIGNING_FINGERPRINTS: tuple[str, ...] = ()
-
-    # Entra groups and app roles -> Django (docs/groups-and-policy.md). Group keys
-    # are group object ids; role keys are app role values (case-sensitive).
+    # Its policy (ConnectionPolicy; docs/groups-and-policy.md). Group keys are group
+    # object ids; role keys are app role values (case-sensitive).
+    CREATE_USERS: bool = True
+    ALLOW_GUESTS: bool = True
+    ALLOW_IDP_INITIATED: bool = True
     GROUP_MAP: FrozenMap = field(default_factory=FrozenMap)
     ROLE_MAP: FrozenMap = field(default_factory=FrozenMap)
     STAFF_GROUPS: tuple[str, ...] = ()
@@ -152,48 +126,68 @@ class SSOSettings:
     # ALLOWED_ROLES may sign in.
     ALLOWED_GROUPS: tuple[str, ...] = ()
     ALLOWED_ROLES: tuple[str, ...] = ()
-    # Single logout: /saml2/logout/ also signs the user out of Entra when the session
-    # came from an Entra sign-in. Off: local logout only.
-    SINGLE_LOGOUT: bool = True
+    RESTRICT_EMAIL_DOMAINS: bool = False
+    SSO_REQUIRED: bool = False
 
     # ---- derived values -------------------------------------------------
     @property
     def base_url(self) -> str:
         return self.BASE_URL.rstrip("/")
 
-    @property
+    @cached_property
     def acs_url(self) -> str:
-        return f"{self.base_url}/saml2/acs/"
+        return f"{self.base_url}{sp_path('acs')}"
 
-    @property
+    @cached_property
     def sp_metadata_url(self) -> str:
-        return f"{self.base_url}/saml2/metadata/"
+        return f"{self.base_url}{sp_path('metadata')}"
 
-    @property
+    @cached_property
     def login_url(self) -> str:
-        return f"{self.base_url}/saml2/login/"
+        return f"{self.base_url}{sp_path('login')}"
 
-    @property
+    @cached_property
     def logout_url(self) -> str:
-        return f"{self.base_url}/saml2/logout/"
+        return f"{self.base_url}{sp_path('logout')}"
 
     @property
     def sp_entity_id(self) -> str:
         return self.SP_ENTITY_ID or self.sp_metadata_url
 
+    @cached_property
+    def sp_identity(self) -> SPIdentity:
+        from .saml.sp import SPIdentity
+
+        return SPIdentity(entity_id=self.sp_entity_id, acs_url=self.acs_url,
+                          logout_url=self.logout_url, name_id_format=self.NAME_ID_FORMAT)
+
+    @property
+    def defines_connection(self) -> bool:
+        """True when these settings name a tenant (the connection ``CONNECTION``)."""
+        return bool(self.METADATA_URL or self.TENANT_ID)
+
     @property
     def metadata_url(self) -> str:
+        """The settings-defined connection's metadata URL ('' when the settings define none)."""
         if self.METADATA_URL:
             return self.METADATA_URL
-        return ENTRA_METADATA_URL.format(tenant_id=self.TENANT_ID, app_id=self.APP_ID)
+        if self.TENANT_ID:
+            return entra.metadata_url_for(self.TENANT_ID, self.APP_ID)
+        return ""
 
     @property
     def tenant_id(self) -> str:
         """The configured tenant, or the one named in the metadata URL; may be ''."""
         if self.TENANT_ID:
             return self.TENANT_ID.lower()
-        match = _TENANT_IN_METADATA_URL_RE.search(urlsplit(self.METADATA_URL).path + "/")
-        return match.group("tenant").lower() if match else ""
+        return entra.tenant_in_metadata_url(self.METADATA_URL)
+
+    @cached_property
+    def connection_policy(self) -> ConnectionPolicy:
+        """The settings-defined connection's policy."""
+        values: dict[str, Any] = {name: getattr(self, key) for key, name in POLICY_KEYS.items()}
+        values["landing_path"] = self.LOGIN_REDIRECT_URL
+        return ConnectionPolicy.from_values(values, key_of=_policy_key)
 
     @property
     def secure_cookies(self) -> bool:
@@ -209,28 +203,28 @@ class SSOSettings:
                 f"Known keys: {', '.join(sorted(known))}."
             )
         defaults = cls()
-        raw = {
-            name: FrozenMap.from_setting(name, value)
-            if isinstance(getattr(defaults, name), FrozenMap) and isinstance(value, dict) else value
-            for name, value in raw.items()
-        }
-        # Lists are accepted where a tuple is the default (settings files use both).
-        raw = {
-            name: tuple(value) if isinstance(getattr(defaults, name), tuple)
-            and isinstance(value, list) else value
-            for name, value in raw.items()
-        }
+        values: dict[str, Any] = {}
         for name, value in raw.items():
-            expected = type(getattr(defaults, name))
+            default = getattr(defaults, name)
+            try:
+                if isinstance(default, FrozenMap):
+                    value = FrozenMap.parse(f"{SETTING_NAME}['{name}']", value)
+            except PolicyError as exc:
+                raise ConfigurationError(str(exc)) from None
+            # Lists are accepted where a tuple is the default (settings files use both).
+            if isinstance(default, tuple) and isinstance(value, list):
+                value = tuple(value)
+            expected = type(default)
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                continue
+                value = float(value)
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 expected_name = "dict" if expected is FrozenMap else expected.__name__
                 raise ConfigurationError(
                     f"{SETTING_NAME}['{name}'] must be a {expected_name}, "
                     f"not {type(value).__name__}."
                 )
-        obj = cls(**raw)
+            values[name] = value
+        obj = cls(**values)
         obj._validate()
         return obj
 
@@ -246,13 +240,17 @@ class SSOSettings:
                 f"{SETTING_NAME}['BASE_URL'] must be an absolute http(s) URL without a query, "
                 f"got {self.BASE_URL!r}."
             )
-        if not self.METADATA_URL and not (self.TENANT_ID and self.APP_ID):
-            missing = "TENANT_ID" if not self.TENANT_ID else "APP_ID"
+        if self.APP_ID and not (self.TENANT_ID or self.METADATA_URL):
             raise ConfigurationError(
-                f"{SETTING_NAME}['{missing}'] is required (or set "
+                f"{SETTING_NAME}['TENANT_ID'] is required with APP_ID (or set "
                 f"{SETTING_NAME}['METADATA_URL'] to the App Federation Metadata URL)."
             )
-        if self.TENANT_ID and not TENANT_ID_RE.match(self.TENANT_ID):
+        if self.TENANT_ID and not self.APP_ID and not self.METADATA_URL:
+            raise ConfigurationError(
+                f"{SETTING_NAME}['APP_ID'] is required with TENANT_ID (or set "
+                f"{SETTING_NAME}['METADATA_URL'] to the App Federation Metadata URL)."
+            )
+        if self.TENANT_ID and not entra.TENANT_ID_RE.match(self.TENANT_ID):
             raise ConfigurationError(
                 f"{SETTING_NAME}['TENANT_ID'] must be the tenant's GUID "
                 "(Entra admin center > Overview > Tenant ID)."
@@ -263,12 +261,13 @@ class SSOSettings:
                 "(http:// and file:// are accepted for local testing)."
             )
         for name in ("CLOCK_SKEW", "IDP_INITIATED_MAX_AGE", "MAX_RESPONSE_AGE",
-                     "MAX_RESPONSE_BYTES", "REQUEST_TIMEOUT", "METADATA_MAX_BYTES"):
+                     "MAX_RESPONSE_BYTES", "REQUEST_TIMEOUT", "METADATA_MAX_BYTES",
+                     "METADATA_CONNECT_TIMEOUT", "METADATA_READ_TIMEOUT", "METADATA_TIMEOUT",
+                     "CONNECTION_CACHE_SIZE"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{SETTING_NAME}['{name}'] must be positive.")
-        for name in ("METADATA_CONNECT_TIMEOUT", "METADATA_READ_TIMEOUT", "METADATA_TIMEOUT"):
-            if getattr(self, name) <= 0:
-                raise ConfigurationError(f"{SETTING_NAME}['{name}'] must be positive.")
+        if self.METADATA_RELOAD_INTERVAL < 0:
+            raise ConfigurationError(f"{SETTING_NAME}['METADATA_RELOAD_INTERVAL'] must not be negative.")
         if self.SIGNATURE_BACKEND not in SIGNATURE_BACKENDS:
             raise ConfigurationError(
                 f"{SETTING_NAME}['SIGNATURE_BACKEND'] must be one of "
@@ -278,18 +277,41 @@ class SSOSettings:
             from .metadata.signature import MetadataSignaturePins
 
             MetadataSignaturePins.from_settings(self)  # raises ConfigurationError naming the key
-        for name in _ID_LIST_KEYS:
-            if not all(isinstance(v, str) and v.strip() for v in getattr(self, name)):
-                raise ConfigurationError(
-                    f"{SETTING_NAME}['{name}'] must be a list of Entra group object ids "
-                    "or app role values (non-empty strings)."
-                )
-        for name in ("LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL"):
+        try:
+            self.connection_policy  # noqa: B018 - validates the policy keys
+        except PolicyError as exc:
+            raise ConfigurationError(str(exc)) from None
+        for name in ("LOGIN_REDIRECT_URL", "LOGOUT_REDIRECT_URL", "PASSWORD_LOGIN_URL"):
             value = getattr(self, name)
-            if value and not value.startswith("/"):
+            if value and (not value.startswith("/") or value.startswith("//")):
                 raise ConfigurationError(
                     f"{SETTING_NAME}['{name}'] must be a path on this site, such as '/'."
                 )
+        from .domains import DomainError, normalize_claimable_domain
+
+        for domain in self.DOMAINS:
+            try:
+                normalize_claimable_domain(domain)
+            except DomainError as exc:
+                raise ConfigurationError(f"{SETTING_NAME}['DOMAINS']: {exc}.") from None
+
+
+def _policy_key(field_name: str) -> str:
+    key = "LOGIN_REDIRECT_URL" if field_name == "landing_path" else field_name.upper()
+    return f"{SETTING_NAME}['{key}']"
+
+
+def sp_path(name: str) -> str:
+    """The path of one of thoropass_sso's views, wherever the site mounted its URLs."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse(f"thoropass_sso:{name}")
+    except NoReverseMatch:
+        raise ConfigurationError(
+            "thoropass_sso's URLs are not in the URLconf: add "
+            "path('saml2/', include('thoropass_sso.urls')) to your urls.py."
+        ) from None
 
 
 @cache
@@ -308,8 +330,9 @@ def get_settings() -> SSOSettings:
 
 @receiver(setting_changed)
 def _forget_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting in (SETTING_NAME, "CACHES", "AUTHENTICATION_BACKENDS"):
+    if setting in (SETTING_NAME, "CACHES", "AUTHENTICATION_BACKENDS", "ROOT_URLCONF",
+                   "FORCE_SCRIPT_NAME"):
         get_settings.cache_clear()
-        from .runtime import forget_runtime
+        from .registry import registry
 
-        forget_runtime()
+        registry.forget()

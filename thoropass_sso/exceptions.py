@@ -17,7 +17,15 @@ class ThoropassSSOError(Exception):
 
 
 class ConfigurationError(ThoropassSSOError, ImproperlyConfigured):
-    """A setting is missing or wrong; the message names the setting."""
+    """A setting is missing or wrong; the message names the setting.
+
+    ``check_id`` and ``hint`` are what ``manage.py check`` reports it as (E001 by default).
+    """
+
+    def __init__(self, message: str, *, check_id: str = "", hint: str = "") -> None:
+        self.check_id = check_id
+        self.hint = hint
+        super().__init__(message)
 
 
 class MetadataError(ThoropassSSOError):
@@ -32,8 +40,33 @@ class MetadataInvalid(MetadataError):
     """The metadata was fetched but is not acceptable Entra federation metadata."""
 
 
+class TenantChanged(MetadataInvalid):
+    """The fetched metadata is for another tenant than the one the connection is pinned to."""
+
+    def __init__(self, pinned: str, offered: str) -> None:
+        self.pinned = pinned
+        self.offered = offered
+        super().__init__(
+            f"the metadata is for tenant {offered}, but the connection is pinned to tenant "
+            f"{pinned}; a refresh never changes the tenant (use --repin if the customer "
+            "really moved to another tenant)"
+        )
+
+
+class MetadataURLRefused(MetadataInvalid):
+    """A connection may not be fetched from this URL (not Entra's host, not https, a placeholder)."""
+
+
 class MetadataNotStored(MetadataError):
     """No metadata has been stored for a connection yet."""
+
+
+class ConnectionNotFound(ThoropassSSOError, LookupError):
+    """No connection of that name exists with stored metadata."""
+
+
+class OperationRefused(ThoropassSSOError, ValueError):
+    """An operation on a connection was refused; the message says why and what to do."""
 
 
 class SignInRejected(ThoropassSSOError, PermissionDenied):

@@ -20,6 +20,10 @@ _NO_ACCESS = _(
     "Your account has not been given access to this site. "
     "Ask your administrator to assign you to it, then sign in again."
 )
+_NOT_AVAILABLE = _(
+    "Sign-in with Microsoft is not available for your organization on this site. "
+    "Ask your administrator, or the site's support, to set it up."
+)
 _BAD_LOGOUT = _("The sign-out message from Microsoft could not be accepted.")
 _NOT_CONFIGURED = _(
     "Sign-in with Microsoft is not ready on this site yet. Administrators: run "
@@ -66,6 +70,12 @@ class Reason(Enum):
     REPLAY = ("replay", 403, _TRY_AGAIN)
     UNKNOWN_REQUEST = ("unknown_request", 403, _TRY_AGAIN)
     UNSOLICITED_DISABLED = ("unsolicited_disabled", 403, _BAD_RESPONSE)
+    # Which connection: the response's issuer names no connection of this site, or one that
+    # is disabled or still a draft, or not the one the sign-in was started with.
+    UNKNOWN_ISSUER = ("unknown_issuer", 403, _NOT_AVAILABLE)
+    CONNECTION_DISABLED = ("connection_disabled", 403, _NOT_AVAILABLE)
+    CONNECTION_DRAFT = ("connection_draft", 403, _NOT_AVAILABLE)
+    CONNECTION_MISMATCH = ("connection_mismatch", 403, _BAD_RESPONSE)
     # Subject and claims
     MISSING_NAME_ID = ("missing_name_id", 403, _BAD_RESPONSE)
     MISSING_CLAIM = ("missing_claim", 403, _BAD_RESPONSE)
@@ -74,6 +84,8 @@ class Reason(Enum):
     GUEST_NOT_ALLOWED = ("guest_not_allowed", 403, _NOT_ALLOWED)
     NOT_ALLOWED = ("not_allowed", 403, _NOT_ALLOWED)
     UNKNOWN_USER = ("unknown_user", 403, _NOT_ALLOWED)
+    # The connection only accepts emails in its own domains (restrict_email_domains).
+    EMAIL_DOMAIN_NOT_ALLOWED = ("email_domain_not_allowed", 403, _NOT_ALLOWED)
     INACTIVE_USER = ("inactive_user", 403, _NOT_ALLOWED)
     # Access rules (ALLOWED_GROUPS / ALLOWED_ROLES): not a member of an allowed group
     # nor holder of an allowed app role; or Entra sent groups.link instead of the

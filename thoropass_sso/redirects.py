@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -9,6 +10,9 @@ from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from .conf import get_settings
+
+if TYPE_CHECKING:
+    from .runtime import ConnectionConfig
 
 _MAX_LENGTH = 2048
 
@@ -36,6 +40,11 @@ def safe_relative_path(value: str | None) -> str | None:
 
 def default_login_redirect() -> str:
     return get_settings().LOGIN_REDIRECT_URL or resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def landing_path(connection: ConnectionConfig) -> str:
+    """Where a sign-in through ``connection`` lands when no page was asked for."""
+    return connection.policy.landing_path or default_login_redirect()
 
 
 def default_logout_redirect() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -17,6 +18,9 @@ from .claims import EntraClaims
 from .exceptions import SignInRejected
 from .reasons import Reason
 from .signals import sign_in_rejected
+
+if TYPE_CHECKING:
+    from .runtime import ConnectionConfig
 
 logger = logging.getLogger("thoropass_sso")
 
@@ -45,16 +49,20 @@ def rejection_response(
     rejection: SignInRejected,
     *,
     claims: EntraClaims | None = None,
+    connection: ConnectionConfig | None = None,
 ) -> HttpResponse:
     reason: Reason = rejection.reason
     reference = new_reference()
     log = logger.error if reason.status >= 500 else logger.warning
+    # The connection's name is ours (a slug), never attacker text; "-" before routing.
     log(
-        "sign-in rejected reason=%s reference=%s status=%s detail=%s",
-        reason.code, reference, reason.status, loggable(rejection.detail) or "-",
+        "sign-in rejected reason=%s reference=%s status=%s connection=%s detail=%s",
+        reason.code, reference, reason.status, connection.name if connection else "-",
+        loggable(rejection.detail) or "-",
     )
     sign_in_rejected.send(
-        sender=SignInRejected, request=request, reason=reason, reference=reference, claims=claims
+        sender=SignInRejected, request=request, reason=reason, reference=reference, claims=claims,
+        connection=connection,
     )
     return render(
         request,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,6 +27,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.utils import timezone
 
+from . import clock
 from .conf import get_settings
 from .exceptions import ConfigurationError
 
@@ -38,7 +38,9 @@ logger = logging.getLogger(__name__)
 # enough that the table stays the size of ~15 minutes of sign-ins, rarely
 # enough that the DELETE (an index range scan) costs nothing per sign-in.
 PURGE_INTERVAL = 300
-_last_purge = 0.0
+# When this process last purged (clock.monotonic()), or None: never. Not 0.0, which on a
+# host that booted less than PURGE_INTERVAL ago would read as "just now", forever.
+_last_purge: float | None = None
 
 
 def uses_database() -> bool:
@@ -130,12 +132,12 @@ def _purge_now_and_then(now: datetime, skew_seconds: int) -> None:
     Outside the sign-in's transaction: the DELETE then neither lengthens the
     sign-in's locks nor, if it fails, fails the sign-in.
     """
-    if time.monotonic() - _last_purge < PURGE_INTERVAL:
+    if _last_purge is not None and clock.monotonic() - _last_purge < PURGE_INTERVAL:
         return
 
     def purge() -> None:
         global _last_purge
-        _last_purge = time.monotonic()
+        _last_purge = clock.monotonic()
         try:
             purge_expired(now, margin_seconds=skew_seconds)
         except DatabaseError:

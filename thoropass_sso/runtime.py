@@ -1,82 +1,119 @@
-"""The per-process, ready-to-use state of a connection.
+"""One connection, ready to verify sign-ins: built from its row (and the settings).
 
-Building it (parsing metadata, loading certificates into python-xmlsec keys,
-or writing them to files for the ``xmlsec1`` fallback backend) costs
-milliseconds, so it is built once and reused. Freshness without restarts: at
-most every ``METADATA_RELOAD_INTERVAL`` seconds a worker asks the database for
-the stored document's hash (one indexed query) and rebuilds only if it changed.
-The sign-in path never touches the network and never re-parses unchanged metadata.
+Building costs milliseconds (parsing metadata, loading certificates into
+python-xmlsec keys, or writing them to files for the ``xmlsec1`` fallback),
+so the registry (registry.py) builds each connection once per metadata version
+and keeps it; nothing here caches.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass
 
-from .conf import ENTRA_ISSUER, SSOSettings, get_settings
-from .exceptions import ConfigurationError, MetadataNotStored
+from . import entra
+from .conf import SSOSettings
+from .exceptions import ConfigurationError
 from .metadata.parse import IdpMetadata, parse_stored_metadata
 from .models import Connection
+from .policy import ConnectionPolicy
 from .saml.redirect_binding import load_public_keys
-from .saml.response import Expectations, ResponseVerifier
+from .saml.response import IdpTrust
 from .saml.signature import InProcessBackend, SignatureBackend
 
 
 @dataclass(frozen=True)
-class ConnectionRuntime:
-    connection_id: int
+class ConnectionConfig:
+    """What the adapter, the signals and the views see of one connection.
+
+    ``from_settings`` is True for the connection a single-tenant site defines in
+    ``THOROPASS_SSO`` (its policy then comes from the settings, not the row).
+    """
+
+    id: int
     name: str
+    display_name: str
+    status: str
     tenant_id: str
+    policy: ConnectionPolicy
+    domains: tuple[str, ...] = ()
+    from_settings: bool = False
+
+    @property
+    def issuer(self) -> str:
+        return entra.issuer_for(self.tenant_id)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == Connection.Status.ACTIVE
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.status == Connection.Status.DISABLED
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == Connection.Status.DRAFT
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+
+@dataclass(frozen=True)
+class ConnectionRuntime:
+    config: ConnectionConfig
     metadata: IdpMetadata
-    verifier: ResponseVerifier
-    checked_at: float
+    trust: IdpTrust
+    revision: str
 
 
-_lock = threading.Lock()
-_runtimes: dict[str, ConnectionRuntime] = {}
+def config_of(row: Connection, conf: SSOSettings, domains: tuple[str, ...]) -> ConnectionConfig:
+    from_settings = conf.defines_connection and row.name == conf.CONNECTION
+    if from_settings:
+        policy = conf.connection_policy
+        from .domains import normalize_claimable_domain
+
+        domains = tuple(normalize_claimable_domain(d) for d in conf.DOMAINS)
+    else:
+        policy = ConnectionPolicy.from_row(row)
+    display_name = row.display_name or (conf.DISPLAY_NAME if from_settings else "")
+    return ConnectionConfig(
+        id=row.pk, name=row.name, display_name=display_name, status=row.status,
+        tenant_id=row.tenant_id, policy=policy, domains=domains, from_settings=from_settings,
+    )
 
 
-def forget_runtime() -> None:
-    """Drop every cached runtime (settings changed, or a test wants a clean slate)."""
-    with _lock:
-        _runtimes.clear()
-
-
-def _build(connection: Connection, conf: SSOSettings) -> ConnectionRuntime:
-    metadata = parse_stored_metadata(connection.metadata_xml)
-    tenant_id = metadata.tenant_id
-    if conf.tenant_id and conf.tenant_id != tenant_id:
+def build(row: Connection, conf: SSOSettings, domains: tuple[str, ...],
+          previous: ConnectionRuntime | None = None) -> ConnectionRuntime:
+    """The runtime of ``row``; reuses ``previous``'s keys when its metadata is unchanged."""
+    config = config_of(row, conf, domains)
+    if previous is not None and previous.metadata.sha256 == row.metadata_sha256:
+        return ConnectionRuntime(config=config, metadata=previous.metadata, trust=previous.trust,
+                                 revision=row.revision)
+    metadata = parse_stored_metadata(row.metadata_xml)
+    if metadata.tenant_id != row.tenant_id:
         raise ConfigurationError(
-            f"The stored metadata is for tenant {tenant_id} but THOROPASS_SSO names tenant "
+            f"The stored metadata of connection {row.name!r} is for tenant {metadata.tenant_id} "
+            f"but the connection is pinned to tenant {row.tenant_id or '(none)'}: run "
+            f"'manage.py refresh_entra_metadata --connection {row.name}'."
+        )
+    if config.from_settings and conf.tenant_id and conf.tenant_id != metadata.tenant_id:
+        raise ConfigurationError(
+            f"The stored metadata is for tenant {metadata.tenant_id} but THOROPASS_SSO names tenant "
             f"{conf.tenant_id}: run 'manage.py refresh_entra_metadata'."
         )
     pems = [c.pem for c in metadata.signing_certificates]
-    expectations = Expectations(
-        issuer=ENTRA_ISSUER.format(tenant_id=tenant_id),
-        tenant_id=tenant_id,
-        audience=conf.sp_entity_id,
-        acs_url=conf.acs_url,
-        public_keys=load_public_keys(pems),  # what logout messages are checked with
-        clock_skew=timedelta(seconds=conf.CLOCK_SKEW),
-        max_age=timedelta(seconds=conf.MAX_RESPONSE_AGE),
-        allow_sha1=conf.ALLOW_SHA1,
-        max_bytes=conf.MAX_RESPONSE_BYTES,
+    trust = IdpTrust(
+        issuer=entra.issuer_for(metadata.tenant_id),
+        tenant_id=metadata.tenant_id,
         signature_backend=signature_backend(conf, pems),
+        public_keys=load_public_keys(pems),  # what logout messages are checked with
     )
-    return ConnectionRuntime(
-        connection_id=connection.pk,
-        name=connection.name,
-        tenant_id=tenant_id,
-        metadata=metadata,
-        verifier=ResponseVerifier(expectations),
-        checked_at=time.monotonic(),
-    )
+    return ConnectionRuntime(config=config, metadata=metadata, trust=trust, revision=row.revision)
 
 
 def signature_backend(conf: SSOSettings, pems: list[bytes]) -> SignatureBackend:
-    """The one place THOROPASS_SSO['SIGNATURE_BACKEND'] is acted on (built once per runtime).
+    """The one place THOROPASS_SSO['SIGNATURE_BACKEND'] is acted on (once per connection build).
 
     ``xmlsec1`` writes the trusted certificates to files here, not per request;
     without the program it raises ConfigurationError (a 503 page, and check E006).
@@ -90,29 +127,15 @@ def signature_backend(conf: SSOSettings, pems: list[bytes]) -> SignatureBackend:
     return InProcessBackend.from_certificates(pems)
 
 
-def get_runtime(name: str | None = None) -> ConnectionRuntime:
-    """The runtime of connection ``name`` (default: the configured one).
+def forget_runtime() -> None:
+    """Drop every cached connection (kept for tests and sites that called it)."""
+    from .registry import registry
 
-    Raises MetadataNotStored when ``refresh_entra_metadata`` has not run yet.
-    """
-    conf = get_settings()
-    name = name or conf.CONNECTION
-    current = _runtimes.get(name)
-    now = time.monotonic()
-    if current is not None and now - current.checked_at < conf.METADATA_RELOAD_INTERVAL:
-        return current
-    stored = (
-        Connection.objects.filter(name=name).values_list("pk", "metadata_sha256").first()
-    )
-    if stored is None or not stored[1]:
-        raise MetadataNotStored(
-            f"No Entra metadata is stored for connection {name!r}: "
-            "run 'python manage.py refresh_entra_metadata'."
-        )
-    if current is not None and current.metadata.sha256 == stored[1]:
-        refreshed = replace(current, checked_at=now)
-    else:
-        refreshed = _build(Connection.objects.get(pk=stored[0]), conf)
-    with _lock:
-        _runtimes[name] = refreshed
-    return refreshed
+    registry.forget()
+
+
+def get_runtime(name: str | None = None) -> ConnectionRuntime:
+    """The runtime of connection ``name`` (default: the settings-defined one)."""
+    from .registry import registry
+
+    return registry.for_name(name)

@@ -2,7 +2,8 @@
 
 - GET/POST with no SAML message: the Django session ends. If the session came
   from an Entra sign-in and ``SINGLE_LOGOUT`` is on, the browser then goes to
-  Entra's SLO URL with a LogoutRequest (NameID + SessionIndex of that sign-in);
+  the SLO URL of the tenant the session signed in with, with a LogoutRequest
+  (NameID + SessionIndex of that sign-in);
   otherwise to the logout redirect, as before. POST is CSRF-protected by
   Django's middleware. A GET the browser marks as cross-site
   (``Sec-Fetch-Site: cross-site``: a link, image or redirect from another site)
@@ -10,8 +11,10 @@
   Same-origin and same-site GETs, and clients that send no Fetch Metadata
   (scripts, HTTP libraries, older browsers), still log out directly.
 - GET with ``SAMLResponse``: Entra's answer to our LogoutRequest. Verified
-  (raw-query signature, issuer, destination, freshness, one-time use, and
-  InResponseTo = the request this browser sent), then the logout redirect.
+  (raw-query signature with the keys of the connection its issuer names,
+  destination, freshness, one-time use, InResponseTo = the request this
+  browser sent, and from the connection that request went to), then the
+  logout redirect.
 - GET with ``SAMLRequest``: Entra asks us to end this browser's session
   (the user signed out elsewhere). Verified the same way; the session ends and
   Entra gets a LogoutResponse. Entra ignores NameIDs and may send this for any
@@ -19,7 +22,9 @@
   request names SessionIndex values and the session's own (stored at sign-in)
   is not among them: then the message is for another Entra session (for
   example a signed LogoutRequest captured from an attacker's own session and
-  replayed through a victim's browser) and this session is kept.
+  replayed through a victim's browser) and this session is kept. Likewise a
+  validly signed request from another customer's tenant than the one this
+  session signed in with ends nothing here.
 
 Refused messages get the same 4xx page, log line and ``sign_in_rejected``
 signal as refused sign-ins.
@@ -28,7 +33,6 @@ signal as refused sign-ins.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import auth
@@ -40,16 +44,18 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.generic import View
 
+from . import clock
 from .conf import get_settings
-from .exceptions import ConfigurationError, MetadataNotStored, SignInRejected
+from .exceptions import ConfigurationError, ConnectionNotFound, MetadataNotStored, SignInRejected
 from .reasons import Reason
 from .redirects import default_logout_redirect
+from .registry import registry
 from .rejections import loggable, rejection_response
 from .replay import claim_once
-from .runtime import get_runtime
 from .saml.logout import (
     logout_request_redirect,
     logout_response_redirect,
+    parse_logout_message,
     replay_window,
     verify_logout_message,
 )
@@ -77,8 +83,10 @@ def is_cross_site(request: HttpRequest) -> bool:
 
 
 @receiver(user_signed_in, dispatch_uid="thoropass_sso.slo.remember_session")
-def remember_session(sender: Any, request: HttpRequest, claims: Any, **kwargs: Any) -> None:
+def remember_session(sender: Any, request: HttpRequest, claims: Any, connection: Any,
+                     **kwargs: Any) -> None:
     request.session[SESSION_KEY] = {
+        "connection": connection.name,
         "name_id": claims.name_id,
         "name_id_format": claims.name_id_format,
         "session_index": claims.session_index,
@@ -128,45 +136,55 @@ class LogoutView(View):
                 and entra_session.get("name_id")):
             return HttpResponseRedirect(default_logout_redirect())
         try:
-            slo_url = get_runtime().metadata.slo_url
-        except MetadataNotStored:
-            slo_url = ""
+            runtime = registry.for_name(entra_session.get("connection") or None)
+        except (MetadataNotStored, ConnectionNotFound):
+            runtime = None  # the connection is gone: the local logout is all there is
+        slo_url = runtime.metadata.slo_url if runtime is not None else ""
         if not slo_url:
             return HttpResponseRedirect(default_logout_redirect())
         request_id, location = logout_request_redirect(
-            get_settings(), slo_url,
+            get_settings().sp_identity, slo_url,
             name_id=entra_session["name_id"],
             name_id_format=entra_session.get("name_id_format", ""),
             session_index=entra_session.get("session_index", ""),
         )
-        request.session[PENDING_KEY] = request_id
-        logger.info("single logout started")
+        request.session[PENDING_KEY] = {"id": request_id, "connection": runtime.config.name}
+        logger.info("single logout started connection=%s", runtime.config.name)
         return HttpResponseRedirect(location)
 
     # -- messages from Entra ------------------------------------------------------
     def from_entra(self, request: HttpRequest) -> HttpResponse:
         conf = get_settings()
+        connection = None
         try:
-            runtime = get_runtime()
-            expect = runtime.verifier.expect
             message = parse_redirect_query(request.META.get("QUERY_STRING", ""),
                                            max_bytes=conf.MAX_RESPONSE_BYTES)
-            now = datetime.now(UTC)
-            verified = verify_logout_message(message, expect, logout_url=conf.logout_url, now=now)
+            parsed = parse_logout_message(message)
+            runtime = registry.for_issuer(parsed.claimed_issuer)
+            connection = runtime.config
+            expect = registry.verifier().expect
+            now = clock.now()
+            verified = verify_logout_message(parsed, runtime.trust, expect,
+                                             logout_url=conf.logout_url, now=now)
             if verified.kind == "LogoutResponse":
                 pending = request.session.get(PENDING_KEY)
-                if not pending or verified.in_response_to != pending:
+                if not isinstance(pending, dict) or verified.in_response_to != pending.get("id"):
                     raise SignInRejected(Reason.UNKNOWN_REQUEST,
                                          "InResponseTo names no logout request of this browser")
+                if pending.get("connection") != connection.name:
+                    raise SignInRejected(Reason.CONNECTION_MISMATCH,
+                                         "LogoutResponse from another connection than the request's")
             if not claim_once("logout", verified.id, until=replay_window(verified, expect),
                               now=now, skew_seconds=conf.CLOCK_SKEW):
                 raise SignInRejected(Reason.REPLAY, "logout message id already used")
         except MetadataNotStored as exc:
-            return rejection_response(request, SignInRejected(Reason.METADATA_NOT_STORED, str(exc)))
+            return rejection_response(request, SignInRejected(Reason.METADATA_NOT_STORED, str(exc)),
+                                      connection=connection)
         except ConfigurationError as exc:
-            return rejection_response(request, SignInRejected(Reason.MISCONFIGURED, str(exc)))
+            return rejection_response(request, SignInRejected(Reason.MISCONFIGURED, str(exc)),
+                                      connection=connection)
         except SignInRejected as rejection:
-            return rejection_response(request, rejection)
+            return rejection_response(request, rejection, connection=connection)
 
         if verified.kind == "LogoutResponse":
             request.session.pop(PENDING_KEY, None)
@@ -183,8 +201,20 @@ class LogoutView(View):
             return HttpResponseRedirect(default_logout_redirect())
 
         entra_session = request.session.get(SESSION_KEY)
-        own_index = (entra_session.get("session_index", "")
-                     if isinstance(entra_session, dict) else "")
+        if not isinstance(entra_session, dict):
+            entra_session = {}
+        own_index = entra_session.get("session_index", "")
+        own_connection = entra_session.get("connection") or (conf.CONNECTION if entra_session else "")
+        if own_connection and own_connection != connection.name:
+            # Another customer's tenant, validly signed, asking to end a session that
+            # signed in through a different tenant: none of its business. Answered as
+            # "nothing to do here", like the SessionIndex case below.
+            logger.info("single logout requested by connection=%s for a session of another "
+                        "connection; local session kept", connection.name)
+            return HttpResponseRedirect(logout_response_redirect(
+                conf.sp_identity, runtime.metadata.slo_url, in_response_to=verified.id,
+                relay_state=verified.relay_state,
+            ))
         if verified.session_indexes and own_index and own_index not in verified.session_indexes:
             # The request ends other Entra sessions, not the one this Django session came
             # from: keep it. A LogoutRequest captured from an attacker's own session and
@@ -197,7 +227,7 @@ class LogoutView(View):
             # that is not here, and would tell whoever sent the message that it missed.
             logger.info("single logout requested by Entra for another session; local session kept")
             return HttpResponseRedirect(logout_response_redirect(
-                conf, runtime.metadata.slo_url, in_response_to=verified.id,
+                conf.sp_identity, runtime.metadata.slo_url, in_response_to=verified.id,
                 relay_state=verified.relay_state,
             ))
 
@@ -205,6 +235,6 @@ class LogoutView(View):
         auth.logout(request)
         logger.info("single logout requested by Entra; local session ended=%s", had_user)
         return HttpResponseRedirect(logout_response_redirect(
-            conf, runtime.metadata.slo_url, in_response_to=verified.id,
+            conf.sp_identity, runtime.metadata.slo_url, in_response_to=verified.id,
             relay_state=verified.relay_state,
         ))

@@ -16,7 +16,7 @@ import saml2
 from saml2 import saml, samlp
 from saml2.pack import http_redirect_message
 
-from ..conf import SSOSettings
+from .sp import SPIdentity
 from .timestamps import format_instant
 
 
@@ -24,7 +24,7 @@ def new_request_id() -> str:
     return f"_{secrets.token_hex(16)}"
 
 
-def authn_request_redirect(conf: SSOSettings, sso_url: str, *, login_hint: str = "") -> tuple[str, str]:
+def authn_request_redirect(sp: SPIdentity, sso_url: str, *, login_hint: str = "") -> tuple[str, str]:
     """Return (request id, URL to redirect the browser to).
 
     No RelayState is sent: where to go afterwards stays in this site's signed
@@ -36,10 +36,10 @@ def authn_request_redirect(conf: SSOSettings, sso_url: str, *, login_hint: str =
         version="2.0",
         issue_instant=format_instant(datetime.now(UTC)),
         destination=sso_url,
-        assertion_consumer_service_url=conf.acs_url,
+        assertion_consumer_service_url=sp.acs_url,
         protocol_binding=saml2.BINDING_HTTP_POST,
-        issuer=saml.Issuer(text=conf.sp_entity_id),
-        name_id_policy=samlp.NameIDPolicy(format=conf.NAME_ID_FORMAT),
+        issuer=saml.Issuer(text=sp.entity_id),
+        name_id_policy=samlp.NameIDPolicy(format=sp.name_id_format),
     )
     info = http_redirect_message(request.to_string().decode("utf-8"), sso_url, typ="SAMLRequest")
     location = dict(info["headers"])["Location"]

@@ -6,10 +6,11 @@ of the sign-in, and the LogoutResponse answering an IdP-initiated logout.
 pysaml2's message classes build the XML and the binding encoding.
 
 Incoming (a LogoutRequest or LogoutResponse from Entra, HTTP-Redirect): the
-query signature is verified first (:mod:`.redirect_binding`), then the XML,
-parsed by our hardened parser, must be the expected message, from the tenant's
-issuer, addressed to this site's logout URL when it names a Destination, and
-fresh. One-time use is enforced by the caller (it needs the shared cache).
+XML is parsed by our hardened parser to read the issuer it claims, which only
+chooses the connection; then the query signature is verified with that
+connection's keys (:mod:`.redirect_binding`), and the message must be the
+expected one, addressed to this site's logout URL when it names a Destination,
+and fresh. One-time use is enforced by the caller (it needs the shared store).
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from lxml import etree
 from saml2 import saml, samlp
 from saml2.pack import http_redirect_message
 
-from ..conf import SSOSettings
 from ..exceptions import SignInRejected
 from ..reasons import Reason
 from .authn_request import new_request_id
 from .redirect_binding import RedirectMessage, verify_redirect_signature
-from .response import Expectations
+from .response import Expectations, IdpTrust
+from .sp import SPIdentity
 from .timestamps import format_instant, parse_instant
 from .xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
 
@@ -40,7 +42,7 @@ def _location(message: samlp.LogoutRequest | samlp.LogoutResponse, slo_url: str,
 
 
 def logout_request_redirect(
-    conf: SSOSettings, slo_url: str, *, name_id: str, name_id_format: str, session_index: str,
+    sp: SPIdentity, slo_url: str, *, name_id: str, name_id_format: str, session_index: str,
     relay_state: str = "",
 ) -> tuple[str, str]:
     """Return (request id, URL sending the browser to Entra with our LogoutRequest)."""
@@ -50,7 +52,7 @@ def logout_request_redirect(
         version="2.0",
         issue_instant=format_instant(datetime.now(UTC)),
         destination=slo_url,
-        issuer=saml.Issuer(text=conf.sp_entity_id),
+        issuer=saml.Issuer(text=sp.entity_id),
         name_id=saml.NameID(text=name_id, format=name_id_format or None),
         session_index=[samlp.SessionIndex(text=session_index)] if session_index else None,
     )
@@ -58,7 +60,7 @@ def logout_request_redirect(
 
 
 def logout_response_redirect(
-    conf: SSOSettings, slo_url: str, *, in_response_to: str, relay_state: str = ""
+    sp: SPIdentity, slo_url: str, *, in_response_to: str, relay_state: str = ""
 ) -> str:
     """The URL answering Entra's LogoutRequest with a Success LogoutResponse."""
     response = samlp.LogoutResponse(
@@ -67,7 +69,7 @@ def logout_response_redirect(
         issue_instant=format_instant(datetime.now(UTC)),
         destination=slo_url,
         in_response_to=in_response_to,
-        issuer=saml.Issuer(text=conf.sp_entity_id),
+        issuer=saml.Issuer(text=sp.entity_id),
         status=samlp.Status(status_code=samlp.StatusCode(value=STATUS_SUCCESS)),
     )
     return _location(response, slo_url, typ="SAMLResponse", relay_state=relay_state)
@@ -90,11 +92,18 @@ class VerifiedLogoutMessage:
         return self.status == STATUS_SUCCESS
 
 
-def verify_logout_message(
-    message: RedirectMessage, expect: Expectations, *, logout_url: str, now: datetime
-) -> VerifiedLogoutMessage:
-    """Verify an incoming logout message; raise SignInRejected with a reason otherwise."""
-    verify_redirect_signature(message, expect.public_keys, allow_sha1=expect.allow_sha1)
+@dataclass(frozen=True)
+class ParsedLogoutMessage:
+    """An incoming logout message, parsed, NOT yet verified: ``claimed_issuer`` only routes."""
+
+    kind: str  # "LogoutRequest" or "LogoutResponse"
+    root: etree._Element
+    claimed_issuer: str
+    message: RedirectMessage
+
+
+def parse_logout_message(message: RedirectMessage) -> ParsedLogoutMessage:
+    """Parse the message's XML (hardened) and read the issuer it claims."""
     try:
         root = parse_untrusted(message.xml)
     except UnsafeXML as exc:
@@ -104,14 +113,27 @@ def verify_logout_message(
     kind = "LogoutRequest" if message.kind == "SAMLRequest" else "LogoutResponse"
     if root.tag != f"{{{NS['samlp']}}}{kind}":
         raise SignInRejected(Reason.LOGOUT_MALFORMED, f"{message.kind} is not a {kind}")
+    issuers = root.findall("saml:Issuer", NS)
+    if len(issuers) != 1 or not text_of(issuers[0]):
+        raise SignInRejected(Reason.WRONG_ISSUER, f"{kind} without exactly one Issuer")
+    return ParsedLogoutMessage(kind=kind, root=root, claimed_issuer=text_of(issuers[0]),
+                               message=message)
+
+
+def verify_logout_message(
+    parsed: ParsedLogoutMessage, trust: IdpTrust, expect: Expectations, *, logout_url: str,
+    now: datetime,
+) -> VerifiedLogoutMessage:
+    """Verify an incoming logout message with ``trust``; raise SignInRejected with a reason."""
+    message, root, kind = parsed.message, parsed.root, parsed.kind
+    if parsed.claimed_issuer != trust.issuer:
+        raise SignInRejected(Reason.WRONG_ISSUER, f"{kind} Issuer is not the connection's")
+    verify_redirect_signature(message, trust.public_keys, allow_sha1=expect.allow_sha1)
     if root.get("Version") != "2.0":
         raise SignInRejected(Reason.WRONG_VERSION, "Version is not 2.0")
     message_id = root.get("ID") or ""
     if not message_id:
         raise SignInRejected(Reason.LOGOUT_MALFORMED, "no ID")
-    issuers = root.findall("saml:Issuer", NS)
-    if len(issuers) != 1 or text_of(issuers[0]) != expect.issuer:
-        raise SignInRejected(Reason.WRONG_ISSUER, f"{kind} Issuer is not the tenant's")
     destination = root.get("Destination")
     if destination is not None and destination != logout_url:
         raise SignInRejected(Reason.WRONG_DESTINATION, "Destination is not this site's logout URL")

@@ -48,22 +48,50 @@ _STATUS_WORD = re.compile(r"[A-Za-z]{1,40}")
 
 @dataclass(frozen=True)
 class Expectations:
-    """What a response must say to be ours; fixed per connection and settings."""
+    """What a response must say to be addressed to this site; the same for every connection."""
 
-    issuer: str
-    tenant_id: str
     audience: str
     acs_url: str
-    # The trusted certificates' public keys, for Redirect-binding (logout) signatures:
-    # plain RSA over the query octets, checked with ``cryptography`` (redirect_binding.py).
-    public_keys: Sequence[PublicKey]
     clock_skew: timedelta
     max_age: timedelta
     allow_sha1: bool
     max_bytes: int
-    # Who checks XML signatures cryptographically (THOROPASS_SSO['SIGNATURE_BACKEND']),
-    # holding the trusted certificates in its own form; built once per runtime.
-    signature_backend: SignatureBackend
+
+
+class IdpTrust:
+    """What one connection's responses are verified with: its issuer, tenant and keys.
+
+    Built once per connection and metadata version (registry.py). Nothing a
+    message carries is ever added to it.
+    """
+
+    def __init__(self, *, issuer: str, tenant_id: str, signature_backend: SignatureBackend,
+                 public_keys: Sequence[PublicKey]) -> None:
+        self.issuer = issuer
+        self.tenant_id = tenant_id
+        # Who checks XML signatures cryptographically (THOROPASS_SSO['SIGNATURE_BACKEND']),
+        # holding this connection's certificates in its own form.
+        self.signature_backend = signature_backend
+        # The same certificates' public keys, for Redirect-binding (logout) signatures:
+        # plain RSA over the query octets, checked with ``cryptography`` (redirect_binding.py).
+        self.public_keys = tuple(public_keys)
+        # Entra lists its next certificate weeks before it is activated; trying
+        # the key that last verified first keeps every sign-in to one RSA check.
+        # (A race between threads only costs an extra try, never a wrong answer.)
+        self.last_key = 0
+
+
+@dataclass(frozen=True)
+class ParsedResponse:
+    """A posted Response, parsed and structurally checked, NOT yet verified.
+
+    ``claimed_issuer`` is what the assertion says about who sent it: only good
+    for choosing whose keys to verify with (registry.py), never for trust.
+    """
+
+    root: etree._Element
+    assertion: etree._Element
+    claimed_issuer: str
 
 
 @dataclass(frozen=True)
@@ -134,17 +162,17 @@ def _single_value(attributes: dict[str, list[str]], claim: str, what: str) -> No
 
 
 class ResponseVerifier:
-    """Verifies SAMLResponse values against one connection's expectations."""
+    """Verifies SAMLResponse values posted to this site's ACS.
+
+    Two steps, so that one ACS serves every connection: :meth:`parse` reads the
+    response and the issuer it claims; the caller finds that issuer's connection;
+    :meth:`verify` then checks it with that connection's trust only.
+    """
 
     def __init__(self, expectations: Expectations) -> None:
         self.expect = expectations
-        # Entra lists its next certificate weeks before it is activated; trying
-        # the key that last verified first keeps every sign-in to one RSA check.
-        # (A race between threads only costs an extra try, never a wrong answer.)
-        self._last_key = 0
-        self._signatures = expectations.signature_backend
 
-    def verify(self, saml_response: str, *, now: datetime) -> VerifiedAssertion:
+    def parse(self, saml_response: str) -> ParsedResponse:
         data = decode_post_binding(saml_response, self.expect.max_bytes)
         try:
             root = parse_untrusted(data)
@@ -152,12 +180,20 @@ class ResponseVerifier:
             raise _reject(Reason.FORBIDDEN_XML, str(exc)) from None
         except MalformedXML:
             raise _reject(Reason.MALFORMED, "not well-formed XML") from None
-        self._check_structure(root)
-        assertion = self._verified_assertion(root)
-        return self._check_assertion(root, assertion, now)
+        assertion, issuer = self._check_structure(root)
+        return ParsedResponse(root=root, assertion=assertion, claimed_issuer=issuer)
+
+    def verify(self, parsed: ParsedResponse, trust: IdpTrust, *, now: datetime) -> VerifiedAssertion:
+        """Every check, with ``trust``'s keys, issuer and tenant; raises SignInRejected."""
+        if parsed.claimed_issuer != trust.issuer:
+            # The caller routes by the claimed issuer, so this only fires when a caller
+            # hands over another connection's trust: never verify with the wrong keys.
+            raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the connection's")
+        self._verify_signatures(parsed.root, parsed.assertion, trust)
+        return self._check_assertion(parsed.root, parsed.assertion, trust, now)
 
     # -- structure ---------------------------------------------------------
-    def _check_structure(self, root: etree._Element) -> None:
+    def _check_structure(self, root: etree._Element) -> tuple[etree._Element, str]:
         if root.tag != f"{{{SAMLP}}}Response":
             raise _reject(Reason.NOT_A_RESPONSE, "root is not samlp:Response")
         if root.get("Version") != "2.0":
@@ -180,13 +216,20 @@ class ResponseVerifier:
         direct = root.findall("saml:Assertion", NS)
         if len(assertions) != 1 or len(direct) != 1:
             raise _reject(Reason.ASSERTION_COUNT, f"{len(assertions)} assertions")
-        issuer = _at_most_one(root, "saml:Issuer", "Response Issuer")
-        if issuer is not None and text_of(issuer) != self.expect.issuer:
-            raise _reject(Reason.WRONG_ISSUER, "Response Issuer is not the tenant's")
+        assertion = direct[0]
+        if assertion.get("Version") != "2.0":
+            raise _reject(Reason.WRONG_VERSION, "Assertion Version is not 2.0")
+        claimed = text_of(_at_most_one(assertion, "saml:Issuer", "Assertion Issuer"))
+        if not claimed:
+            raise _reject(Reason.WRONG_ISSUER, "Assertion has no Issuer")
+        response_issuer = _at_most_one(root, "saml:Issuer", "Response Issuer")
+        if response_issuer is not None and text_of(response_issuer) != claimed:
+            raise _reject(Reason.WRONG_ISSUER, "Response and Assertion Issuers differ")
+        return assertion, claimed
 
-    def _verified_assertion(self, root: etree._Element) -> etree._Element:
-        """Verify every signature present; return the assertion they cover."""
-        assertion = root.find("saml:Assertion", NS)
+    def _verify_signatures(self, root: etree._Element, assertion: etree._Element,
+                           trust: IdpTrust) -> None:
+        """Verify every signature present with ``trust``'s keys; they must cover ``assertion``."""
         signatures = root.findall(f".//{{{NS['ds']}}}Signature")
         allowed = {root, assertion}
         for signature in signatures:
@@ -198,32 +241,30 @@ class ResponseVerifier:
             raise _reject(Reason.SIGNATURE_REFERENCE, "more than one signature on an element")
         if not signatures:
             raise _reject(Reason.UNSIGNED, "neither the response nor the assertion is signed")
-        backend = self._signatures
+        backend = trust.signature_backend
         backend.prepare(root)
         for signature in signatures:
             try:
                 check_signature_shape(signature, allow_sha1=self.expect.allow_sha1)
-                self._last_key = backend.verify(signature, self._last_key)
+                trust.last_key = backend.verify(signature, trust.last_key)
             except SignatureProblem as problem:
                 raise _reject(problem.reason, problem.detail) from None
         # Every signature present verified, each covering its parent element by
         # ID, IDs are unique and there is exactly one assertion: the assertion
-        # below is the signed one (directly, or inside the signed response).
-        return assertion
+        # is the signed one (directly, or inside the signed response).
 
     # -- the assertion -----------------------------------------------------
     def _check_assertion(
-        self, root: etree._Element, assertion: etree._Element, now: datetime
+        self, root: etree._Element, assertion: etree._Element, trust: IdpTrust, now: datetime
     ) -> VerifiedAssertion:
         expect = self.expect
         skew = expect.clock_skew
-        if assertion.get("Version") != "2.0":
-            raise _reject(Reason.WRONG_VERSION, "Assertion Version is not 2.0")
         assertion_id = assertion.get("ID") or ""
         if not assertion_id:
             raise _reject(Reason.MALFORMED, "Assertion has no ID")
-        if text_of(_at_most_one(assertion, "saml:Issuer", "Assertion Issuer")) != expect.issuer:
-            raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the tenant's")
+        # Read again from the verified element (parse() read it before any signature check).
+        if text_of(assertion.find("saml:Issuer", NS)) != trust.issuer:
+            raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the connection's")
 
         issue_instant = _instant(assertion, "IssueInstant", required=True)
         for instant in (issue_instant, _instant(root, "IssueInstant", required=True)):
@@ -302,8 +343,8 @@ class ResponseVerifier:
         )
         if not claims.tenant_id or not claims.object_id:
             raise _reject(Reason.MISSING_CLAIM, "tenantid or objectidentifier claim missing")
-        if claims.tenant_id != expect.tenant_id:
-            raise _reject(Reason.WRONG_TENANT, "tenantid claim is not the configured tenant")
+        if claims.tenant_id != trust.tenant_id:
+            raise _reject(Reason.WRONG_TENANT, "tenantid claim is not the connection's tenant")
         if not _GUID_RE.match(claims.object_id):
             # The object id is the user key, stored in a 36-character column:
             # anything but a GUID is not from Entra and must not reach the database.

@@ -15,21 +15,22 @@ import saml2
 from django.http import HttpRequest
 from saml2.config import SPConfig
 
-from ..conf import SSOSettings, get_settings
+from ..conf import get_settings
+from .sp import SPIdentity
 
 
-def sp_config_dict(conf: SSOSettings) -> dict:
+def sp_config_dict(sp: SPIdentity) -> dict:
     # Only what the published SP metadata states: responses are verified by
     # thoropass_sso.saml.response, not by pysaml2, so no validation options here.
     return {
-        "entityid": conf.sp_entity_id,
+        "entityid": sp.entity_id,
         "service": {
             "sp": {
                 "name": "thoropass_sso",
-                "name_id_format": conf.NAME_ID_FORMAT,
+                "name_id_format": sp.name_id_format,
                 "endpoints": {
-                    "assertion_consumer_service": [(conf.acs_url, saml2.BINDING_HTTP_POST)],
-                    "single_logout_service": [(conf.logout_url, saml2.BINDING_HTTP_REDIRECT)],
+                    "assertion_consumer_service": [(sp.acs_url, saml2.BINDING_HTTP_POST)],
+                    "single_logout_service": [(sp.logout_url, saml2.BINDING_HTTP_REDIRECT)],
                 },
                 # Published as WantAssertionsSigned="true" / AuthnRequestsSigned="false":
                 # Entra's default signs the assertion, and we sign no requests.
@@ -41,10 +42,10 @@ def sp_config_dict(conf: SSOSettings) -> dict:
 
 
 @cache
-def _build(conf: SSOSettings) -> SPConfig:
-    return SPConfig().load(sp_config_dict(conf))
+def _build(sp: SPIdentity) -> SPConfig:
+    return SPConfig().load(sp_config_dict(sp))
 
 
 def sp_config(request: HttpRequest | None = None) -> SPConfig:
     """djangosaml2 config loader: the cached SPConfig for the current settings."""
-    return _build(get_settings())
+    return _build(get_settings().sp_identity)

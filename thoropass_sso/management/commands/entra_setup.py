@@ -2,20 +2,23 @@
 
 The labels are the portal's own (Enterprise applications > your app > Single
 sign-on > SAML > Basic SAML Configuration), so the admin can copy line by line.
-Reads settings and the database only; never the network.
+They are the same for every customer's tenant (one Identifier, one Reply URL,
+one Sign-on URL). Reads settings and the database only; never the network.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from ...conf import get_settings
-from ...exceptions import MetadataInvalid
+from ...exceptions import ConfigurationError, MetadataInvalid
 from ...metadata.parse import parse_stored_metadata
 from ...models import Connection
-from .refresh_entra_metadata import describe
+from ._errors import database_problem
+from .refresh_entra_metadata import EXIT_CONFIGURATION, describe
 
 LABEL_WIDTH = 46
 
@@ -40,6 +43,14 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def handle(self, *args: object, **options: object) -> None:
+        try:
+            self.stdout.write("\n".join(self._lines()))
+        except ConfigurationError as exc:
+            raise CommandError(str(exc), returncode=EXIT_CONFIGURATION) from None
+        except DatabaseError as exc:
+            raise CommandError(database_problem(exc), returncode=EXIT_CONFIGURATION) from None
+
+    def _lines(self) -> list[str]:
         conf = get_settings()
         lines = [
             "Entra admin center > Enterprise applications > (your app) > Single sign-on > SAML",
@@ -50,10 +61,17 @@ class Command(BaseCommand):
             _row("Logout Url (Optional)", conf.logout_url),
             "This site:",
             _row("SP metadata URL (or 'Upload metadata file')", conf.sp_metadata_url),
-            _row("App Federation Metadata Url (fetched from)", conf.metadata_url),
         ]
-        lines.extend(self._stored_state(conf.CONNECTION))
-        self.stdout.write("\n".join(lines))
+        others = Connection.objects.all()
+        if conf.defines_connection:
+            lines.append(_row("App Federation Metadata Url (fetched from)", conf.metadata_url))
+            lines.extend(self._stored_state(conf.CONNECTION))
+            others = others.exclude(name=conf.CONNECTION)
+        count = others.count()
+        if count or not conf.defines_connection:
+            lines.append(f"Customers' connections: {count} (manage.py entra_connection list); "
+                         "every tenant uses the values above")
+        return lines
 
     def _stored_state(self, name: str) -> list[str]:
         connection = Connection.objects.filter(name=name).first()

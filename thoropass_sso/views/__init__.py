@@ -1,0 +1,8 @@
+"""The SAML endpoints, one module each: the Sign-on URL (login), the ACS, SP metadata, logout."""
+
+from ..slo import LogoutView
+from .acs import AssertionConsumerServiceView
+from .login import LoginView
+from .metadata import MetadataView
+
+__all__ = ["AssertionConsumerServiceView", "LoginView", "LogoutView", "MetadataView"]
