@@ -136,13 +136,15 @@ class Hostile:
         self.user = user
         self.caplog = caplog
         self.recorder = recorder
+        # With several active connections, login() must name one (?connection=).
+        self.connection: str | None = None
 
     # -- building blocks ---------------------------------------------------
     def login(
         self, client: Client | None = None, next_path: str | None = None
     ) -> tuple[Client, AuthnRequestInfo]:
         client = client or Client()
-        response, request = start_login(client, next_path, self.entra)
+        response, request = start_login(client, next_path, self.entra, connection=self.connection)
         assert response.status_code == 302 and request is not None
         return client, request
 
@@ -276,7 +278,7 @@ def hostile(
     )
     EntraIdentity.objects.create(
         user=user,
-        connection=Connection.objects.get(),
+        connection=Connection.objects.get(name="default"),
         tenant_id=entra.tenant_id,
         object_id=ada.object_id,
         upn="old",

@@ -11,4 +11,5 @@ class ThoropassSSOConfig(AppConfig):
         from . import (
             checks,  # noqa: F401  (registers the system checks)
             conf,  # noqa: F401  (connects the setting_changed receiver)
+            registry,  # noqa: F401  (connects the receivers that drop changed connections)
         )

@@ -71,7 +71,8 @@ def fetch_and_parse(url: str, *, conf: SSOSettings, settings_connection: bool):
                           max_bytes=conf.METADATA_MAX_BYTES)
     expected = conf.tenant_id if settings_connection else entra.tenant_in_metadata_url(url)
     pins = MetadataSignaturePins.from_settings(conf) if settings_connection else None
-    return data, parse_metadata(data, expected_tenant_id=expected, signature_pins=pins)
+    return data, parse_metadata(data, expected_tenant_id=expected, signature_pins=pins,
+                                expected_from="THOROPASS_SSO" if settings_connection else "the URL")
 
 
 def refresh(name: str, *, url: str | None = None, repin: bool = False,

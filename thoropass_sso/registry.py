@@ -23,6 +23,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
 from . import clock, entra
 from .conf import SSOSettings, get_settings
 from .exceptions import ConnectionNotFound, MetadataNotStored, SignInRejected
@@ -170,6 +173,11 @@ class ConnectionRegistry:
             self._choice = None
             self._verifier = None
 
+    def drop(self, connection_id: int) -> None:
+        """Forget one connection (it changed in this process; other processes re-check the row)."""
+        self._drop(connection_id)
+        self._choice = None
+
     @property
     def cached_count(self) -> int:
         return len(self._entries)
@@ -233,3 +241,16 @@ class ConnectionRegistry:
 
 #: The process's registry.
 registry = ConnectionRegistry()
+
+
+@receiver([post_save, post_delete], sender=Connection, dispatch_uid="thoropass_sso.registry.connection")
+def _connection_changed(sender: type, instance: Connection, **kwargs: object) -> None:
+    # A change made in this process (the admin, a command, a shell) is seen at once
+    # here; other processes see the new revision within METADATA_RELOAD_INTERVAL.
+    registry.drop(instance.pk)
+
+
+@receiver([post_save, post_delete], sender=ConnectionDomain,
+          dispatch_uid="thoropass_sso.registry.domain")
+def _domain_changed(sender: type, instance: ConnectionDomain, **kwargs: object) -> None:
+    registry.drop(instance.connection_id)

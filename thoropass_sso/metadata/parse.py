@@ -106,6 +106,7 @@ def parse_metadata(
     expected_tenant_id: str = "",
     signature_pins: MetadataSignaturePins | None = None,
     check_expiry: bool = True,
+    expected_from: str = "THOROPASS_SSO",
 ) -> IdpMetadata:
     """Parse and validate Entra federation metadata.
 
@@ -154,7 +155,7 @@ def parse_metadata(
     tenant_id = tenant_id.lower()
     if expected_tenant_id and tenant_id != expected_tenant_id.lower():
         raise MetadataInvalid(
-            f"the metadata is for tenant {tenant_id}, but THOROPASS_SSO names tenant "
+            f"the metadata is for tenant {tenant_id}, but {expected_from} names tenant "
             f"{expected_tenant_id}"
         )
     idp = root.find("md:IDPSSODescriptor", NS)

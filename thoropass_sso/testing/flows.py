@@ -18,10 +18,16 @@ LOGIN_PATH = "/saml2/login/"
 ACS_PATH = "/saml2/acs/"
 
 
-def start_login(client: Client, next_path: str | None = None, standin: EntraStandIn | None = None):
-    """GET the login view; return the redirect response (and the AuthnRequest if a stand-in is given)."""
-    query = f"?{urlencode({'next': next_path})}" if next_path is not None else ""
-    response = client.get(f"{LOGIN_PATH}{query}")
+def start_login(client: Client, next_path: str | None = None, standin: EntraStandIn | None = None,
+                *, connection: str | None = None, email: str | None = None):
+    """GET the login view; return the redirect response (and the AuthnRequest if a stand-in is given).
+
+    ``connection`` names the connection (``?connection=``); ``email`` goes through the
+    Sign-on URL's discovery (``?email=``); neither: the site's only active connection.
+    """
+    params = {"next": next_path, "connection": connection, "email": email}
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    response = client.get(f"{LOGIN_PATH}{'?' if query else ''}{query}")
     if standin is None or response.status_code != 302:
         return response, None
     return response, standin.read_authn_request(response["Location"])
@@ -40,10 +46,12 @@ def sign_in(
     user: EntraUser,
     *,
     next_path: str | None = None,
+    connection: str | None = None,
+    email: str | None = None,
     **response_options: Any,
 ):
     """SP-initiated sign-in; returns the ACS response (a redirect on success)."""
-    login, request = start_login(client, next_path, standin)
+    login, request = start_login(client, next_path, standin, connection=connection, email=email)
     assert login.status_code == 302, f"login view answered {login.status_code}"
     assert request is not None
     xml = response_for(standin, user, request, **response_options)

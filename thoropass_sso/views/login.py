@@ -67,9 +67,10 @@ class LoginView(djangosaml2_views.LoginView):
         return self._handle(request, request.POST)
 
     def _handle(self, request: HttpRequest, data) -> HttpResponse:
-        next_path = safe_relative_path(data.get("next")) or default_login_redirect()
+        # "" when no page was asked for: the connection's landing path decides at the ACS.
+        next_path = safe_relative_path(data.get("next")) or ""
         if request.user.is_authenticated:
-            return HttpResponseRedirect(next_path)
+            return HttpResponseRedirect(next_path or default_login_redirect())
         try:
             if data.get("connection"):
                 return self._to_connection(request, data["connection"], next_path,
