@@ -18,10 +18,10 @@ from django.test import Client
 
 from thoropass_sso import replay
 from thoropass_sso.clock import use as use_clock
-from thoropass_sso.views import acs as acs_view
 from thoropass_sso.models import UsedMessageId
 from thoropass_sso.reasons import Reason
 from thoropass_sso.testing import EntraUser
+from thoropass_sso.views import acs as acs_view
 
 from .hostile_helpers import Hostile, hostile, override_sso  # noqa: F401 - fixture
 
