@@ -21,7 +21,7 @@ from .example_site import example_env, free_port, gunicorn, manage
 pytestmark = pytest.mark.slow
 
 WHOAMI_KEYS = {"authenticated", "user_id", "username", "email", "first_name", "last_name", "upn",
-               "tenant_id", "object_id", "groups", "is_staff", "is_superuser"}
+               "tenant_id", "object_id", "groups", "is_staff", "is_superuser", "connection"}
 
 
 def field(page: str, name: str) -> str | None:
@@ -110,3 +110,42 @@ def test_an_entra_like_metadata_url_signs_in_both_ways(tmp_path):
                             data={"SAMLResponse": entra.post_binding_value(xml)})
             assert acs.status_code == 302
             assert tile.get(f"{base}/whoami/").json()["user_id"] == me["user_id"]
+            assert me["connection"] == "default"
+
+
+def test_a_second_customer_added_with_the_command_signs_in_through_the_same_acs(tmp_path):
+    port = free_port()
+    with MetadataServer() as idp_host:
+        contoso = EntraStandIn(tmp_path / "contoso", base_url=idp_host.base_url)
+        fabrikam = EntraStandIn(tmp_path / "fabrikam", base_url=idp_host.base_url)
+        for standin in (contoso, fabrikam):
+            idp_host.set(standin.metadata_path.split("?")[0], Reply(body=standin.metadata_xml()))
+        env = example_env(tmp_path, port, metadata_url=idp_host.url(contoso.metadata_path))
+        prepare(env)
+        added = manage(env, "entra_connection", "add", "fabrikam", "--metadata-url",
+                       idp_host.url(fabrikam.metadata_path), "--domain", "fabrikam.example")
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.startswith("added connection fabrikam (active)")
+        nestor = EntraUser(upn="nestor@fabrikam.example", email="nestor@fabrikam.example")
+        with gunicorn(env, port) as base:
+            acs_url, entity_id = f"{base}/saml2/acs/", f"{base}/saml2/metadata/"
+            browser = requests.Session()
+            login = browser.get(f"{base}/saml2/login/?connection=fabrikam&next=/private/",
+                                allow_redirects=False)
+            assert login.headers["Location"].startswith(fabrikam.sso_url)
+            request = fabrikam.read_authn_request(login.headers["Location"])
+            assert (request.issuer, request.acs_url) == (entity_id, acs_url)  # one Identifier
+            xml = fabrikam.response_xml(nestor, acs_url=acs_url, audience=entity_id,
+                                        in_response_to=request.id)
+            acs = browser.post(acs_url, allow_redirects=False,
+                               data={"SAMLResponse": fabrikam.post_binding_value(xml)})
+            assert acs.status_code == 302, acs.text
+            me = browser.get(f"{base}/whoami/").json()
+            assert (me["connection"], me["tenant_id"], me["upn"]) == (
+                "fabrikam", fabrikam.tenant_id, nestor.upn)
+            # The Sign-on URL now asks for the work email; the email finds Fabrikam.
+            assert requests.get(f"{base}/saml2/login/", allow_redirects=False).status_code == 200
+            found = requests.get(f"{base}/saml2/login/?email=nestor@fabrikam.example",
+                                 allow_redirects=False)
+            assert found.headers["Location"].startswith(fabrikam.sso_url)
+            assert "login_hint=nestor%40fabrikam.example" in found.headers["Location"]

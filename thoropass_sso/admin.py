@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from . import connections
@@ -204,8 +205,9 @@ class ConnectionAdmin(admin.ModelAdmin):
         except ThoropassSSOError as exc:
             return str(exc)
         return format_html_join(
-            format_html("<br>"), "{} — {} (expires {:%Y-%m-%d})",
-            ((c.short_fingerprint, c.subject, c.not_after) for c in metadata.signing_certificates))
+            mark_safe("<br>"), "{} — {} (expires {})",  # noqa: S308 - a constant
+            ((c.short_fingerprint, c.subject, f"{c.not_after:%Y-%m-%d}")
+             for c in metadata.signing_certificates))
 
     # -- saving ----------------------------------------------------------------------------
     def save_model(self, request: HttpRequest, obj: Connection, form, change: bool) -> None:

@@ -4,10 +4,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from thoropass_sso.models import EntraIdentity
+from thoropass_sso.slo import SESSION_KEY as SLO_SESSION_KEY
 
 
 def _identity(user) -> EntraIdentity | None:
-    return EntraIdentity.objects.filter(user=user).order_by("-last_sign_in").first()
+    return (EntraIdentity.objects.filter(user=user).select_related("connection")
+            .order_by("-last_sign_in").first())
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -44,4 +46,7 @@ def whoami(request: HttpRequest) -> JsonResponse:
         "groups": sorted(user.groups.values_list("name", flat=True)),
         "is_staff": user.is_staff,
         "is_superuser": user.is_superuser,
+        # The connection this session signed in through (a user could have several).
+        "connection": (request.session.get(SLO_SESSION_KEY) or {}).get("connection")
+        or (identity.connection.name if identity else ""),
     })

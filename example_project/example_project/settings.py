@@ -109,6 +109,10 @@ DATABASES = {
 THOROPASS_SSO = {
     "BASE_URL": SITE_BASE_URL,
     "METADATA_URL": METADATA_URL or STANDIN_METADATA_FILE.as_uri(),
+    # More customers are added as data (manage.py entra_connection add NAME --metadata-url URL);
+    # their metadata URLs may be local test servers here: loopback, over http.
+    "METADATA_ALLOWED_HOSTS": ["127.0.0.1", "localhost", "::1"],
+    "METADATA_ALLOW_HTTP": True,
 }
 if STANDIN_ENABLED:
     THOROPASS_SSO["TENANT_ID"] = STANDIN_TENANT_ID
