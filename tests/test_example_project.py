@@ -144,8 +144,8 @@ def test_a_second_customer_added_with_the_command_signs_in_through_the_same_acs(
             assert (me["connection"], me["tenant_id"], me["upn"]) == (
                 "fabrikam", fabrikam.tenant_id, nestor.upn)
             # The Sign-on URL now asks for the work email; the email finds Fabrikam.
-            assert requests.get(f"{base}/saml2/login/", allow_redirects=False).status_code == 200
+            assert requests.get(f"{base}/saml2/login/", allow_redirects=False, timeout=30).status_code == 200
             found = requests.get(f"{base}/saml2/login/?email=nestor@fabrikam.example",
-                                 allow_redirects=False)
+                                 allow_redirects=False, timeout=30)
             assert found.headers["Location"].startswith(fabrikam.sso_url)
             assert "login_hint=nestor%40fabrikam.example" in found.headers["Location"]
