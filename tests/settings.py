@@ -36,6 +36,7 @@ CACHES = {
 }
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [__import__("pathlib").Path(__file__).resolve().parent / "templates"],
     "APP_DIRS": True,
     "OPTIONS": {"context_processors": [
         "django.template.context_processors.request",
