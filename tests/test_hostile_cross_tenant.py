@@ -163,3 +163,21 @@ def test_a_draft_serves_no_real_sign_in(cross: Hostile, two_tenants: Tenants, tm
                                    in_response_to=request.id)
     cross.expect_rejected(Reason.CONNECTION_MISMATCH, lambda: cross.post(client, forged))
     cross.expect_signed_in(cross.post(client, cross.genuine(request)))
+
+
+@pytest.mark.parametrize("who", [
+    EntraUser(upn="mallory@fabrikam.example", email="adele.vance@contoso.example"),
+    EntraUser(upn="adele.vance@contoso.example"),  # no email claim: the UPN becomes the email
+], ids=["email-claim", "upn-as-email"])
+def test_a_tenant_kept_to_its_domains_cannot_mint_another_companys_addresses(
+        cross: Hostile, two_tenants: Tenants, who: EntraUser) -> None:
+    # Entra does not verify the email claim: any tenant's admin can put anything there.
+    # Mutation that must fail this: skip the domain check in EntraAdapter.check_sign_in_allowed.
+    from thoropass_sso.testing.commands import run_command
+
+    assert run_command("entra_connection", "set", "fabrikam",
+                       "restrict_email_domains=true").exit_code == 0
+    forged = _unsolicited(two_tenants.fabrikam, who)
+    cross.expect_rejected(Reason.EMAIL_DOMAIN_NOT_ALLOWED, lambda: cross.post(Client(), forged))
+    own = EntraUser(upn="nestor@fabrikam.example", email="Nestor@FABRIKAM.example")
+    cross.expect_signed_in(cross.post(Client(), _unsolicited(two_tenants.fabrikam, own)))
