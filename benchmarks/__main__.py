@@ -31,8 +31,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.processes import Listener, serving
 from thoropass_sso.testing import make_signing_key_pair
-from thoropass_sso.testing.processes import free_port, serving
 
 from .inprocess import COLD_REQUESTS, form_body
 from .load import LoadResult, post_all
@@ -80,7 +80,12 @@ def loadavg() -> str:
 class Site:
     name: str
     directory: Path
-    port: int = field(default_factory=free_port)
+    # Bound and listening from the start: the port cannot be taken by anything else.
+    listener: Listener = field(default_factory=Listener)
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
 
     @property
     def base_url(self) -> str:
@@ -116,9 +121,10 @@ class Site:
     @contextmanager
     def gunicorn(self, workers: int):
         argv = [sys.executable, "-m", "gunicorn", "benchmarks.wsgi:application", "--bind",
-                f"127.0.0.1:{self.port}", "--workers", str(workers), "--timeout", "120",
+                self.listener.bind, "--workers", str(workers), "--timeout", "120",
                 "--log-level", "warning"]
-        with serving(argv, port=self.port, cwd=REPO, env=self.env, start_timeout=60) as process:
+        with serving(argv, listener=self.listener, cwd=REPO, env=self.env,
+                     start_timeout=60) as process:
             yield process
 
 

@@ -69,6 +69,15 @@ def signature_backend(request, monkeypatch):
     assert set(built) <= {wanted}, f"runtimes built with {built}, not only {wanted}"
 
 
+@pytest.fixture
+def listener():
+    """A listening socket on 127.0.0.1 for a server process to inherit (tests/processes.py)."""
+    from .processes import Listener
+
+    with Listener() as bound:
+        yield bound
+
+
 @pytest.fixture(scope="session")
 def signing_key():
     return make_signing_key_pair()

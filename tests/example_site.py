@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from thoropass_sso.testing.processes import free_port, serving
+from .processes import Listener, serving
 
-__all__ = ["example_env", "free_port", "gunicorn", "manage"]
+__all__ = ["Listener", "example_env", "gunicorn", "manage"]
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,9 +37,9 @@ def example_env(tmp_path: Path, port: int, metadata_url: str = "") -> dict[str, 
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], port: int, workers: int = 2) -> Iterator[str]:
-    """``cd example_project && gunicorn example_project.wsgi`` on 127.0.0.1:port."""
-    argv = [sys.executable, "-m", "gunicorn", "example_project.wsgi", "--bind", f"127.0.0.1:{port}",
+def gunicorn(env: dict[str, str], listener: Listener, workers: int = 2) -> Iterator[str]:
+    """``cd example_project && gunicorn example_project.wsgi`` on ``listener``'s socket."""
+    argv = [sys.executable, "-m", "gunicorn", "example_project.wsgi", "--bind", listener.bind,
             "--workers", str(workers), "--timeout", "30"]
-    with serving(argv, port=port, cwd=EXAMPLE, env=env):
-        yield f"http://127.0.0.1:{port}"
+    with serving(argv, listener=listener, cwd=EXAMPLE, env=env):
+        yield listener.base_url

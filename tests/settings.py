@@ -54,4 +54,3 @@ THOROPASS_SSO = {
     "TENANT_ID": "00000000-0000-0000-0000-000000000000",
     "APP_ID": "00000000-0000-0000-0000-000000000001",
 }
-SAML_CSP_HANDLER = ""  # CSP is the site's business; silence djangosaml2's notice

@@ -59,8 +59,9 @@ def test_every_body_is_sent_once_and_only_good_answers_count(server):
 
 
 def test_a_refused_connection_is_an_error_not_a_hang():
-    from thoropass_sso.testing.processes import free_port
+    from .processes import refused_port
 
-    result = post_all(f"http://127.0.0.1:{free_port()}", "/noop/", [b"x"] * 3, request_timeout=5)
+    with refused_port() as port:
+        result = post_all(f"http://127.0.0.1:{port}", "/noop/", [b"x"] * 3, request_timeout=5)
     assert (result.sent, result.ok) == (3, 0)
     assert sum(result.errors.values()) == 3

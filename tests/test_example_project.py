@@ -16,7 +16,7 @@ import requests
 from thoropass_sso.testing import EntraStandIn, EntraUser
 from thoropass_sso.testing.metadata_server import MetadataServer, Reply
 
-from .example_site import example_env, free_port, gunicorn, manage
+from .example_site import example_env, gunicorn, manage
 
 pytestmark = pytest.mark.slow
 
@@ -35,17 +35,21 @@ def prepare(env) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_stand_in_mode_signs_in_both_ways(tmp_path):
-    port = free_port()
+def test_stand_in_mode_signs_in_both_ways(tmp_path, listener):
+    port = listener.port
     env = example_env(tmp_path, port)
     prepare(env)
-    with gunicorn(env, port) as base:
+    with gunicorn(env, listener) as base:
         browser = requests.Session()
         assert browser.get(f"{base}/whoami/").json() == {"authenticated": False}
         assert browser.get(f"{base}/whoami/").status_code == 401
 
-        # SP-initiated, from a deep link, through the stand-in's sign-in page.
+        # SP-initiated, from a deep link: the Sign-on URL asks for the work email (two
+        # customers), then the stand-in's sign-in page of that customer's tenant.
         page = browser.get(f"{base}/private/")
+        assert page.url.startswith(f"{base}/saml2/login/") and 'name="email"' in page.text
+        page = browser.get(f"{base}/saml2/login/",
+                           params={"email": "adele.vance@contoso.example", "next": "/private/"})
         assert "/entra-standin/" in page.url
         posted = browser.post(page.url.split("?")[0], data={
             "SAMLRequest": field(page.text, "SAMLRequest"),
@@ -74,8 +78,8 @@ def test_stand_in_mode_signs_in_both_ways(tmp_path):
         assert browser.get(f"{base}/whoami/").status_code == 401
 
 
-def test_an_entra_like_metadata_url_signs_in_both_ways(tmp_path):
-    port = free_port()
+def test_an_entra_like_metadata_url_signs_in_both_ways(tmp_path, listener):
+    port = listener.port
     with MetadataServer() as idp_host:
         entra = EntraStandIn(tmp_path / "idp", base_url=idp_host.base_url)
         idp_host.set(entra.metadata_path.split("?")[0], Reply(body=entra.metadata_xml()))
@@ -83,7 +87,7 @@ def test_an_entra_like_metadata_url_signs_in_both_ways(tmp_path):
         prepare(env)
         grace = EntraUser(upn="grace@contoso.example", given_name="Grace", surname="Hopper",
                           email="grace.hopper@contoso.example")
-        with gunicorn(env, port) as base:
+        with gunicorn(env, listener) as base:
             acs_url, entity_id = f"{base}/saml2/acs/", f"{base}/saml2/metadata/"
             assert requests.get(f"{base}/saml2/metadata/", timeout=30).status_code == 200
 
@@ -113,8 +117,8 @@ def test_an_entra_like_metadata_url_signs_in_both_ways(tmp_path):
             assert me["connection"] == "default"
 
 
-def test_a_second_customer_added_with_the_command_signs_in_through_the_same_acs(tmp_path):
-    port = free_port()
+def test_a_second_customer_added_with_the_command_signs_in_through_the_same_acs(tmp_path, listener):
+    port = listener.port
     with MetadataServer() as idp_host:
         contoso = EntraStandIn(tmp_path / "contoso", base_url=idp_host.base_url)
         fabrikam = EntraStandIn(tmp_path / "fabrikam", base_url=idp_host.base_url)
@@ -127,7 +131,7 @@ def test_a_second_customer_added_with_the_command_signs_in_through_the_same_acs(
         assert added.returncode == 0, added.stderr
         assert added.stdout.startswith("added connection fabrikam (active)")
         nestor = EntraUser(upn="nestor@fabrikam.example", email="nestor@fabrikam.example")
-        with gunicorn(env, port) as base:
+        with gunicorn(env, listener) as base:
             acs_url, entity_id = f"{base}/saml2/acs/", f"{base}/saml2/metadata/"
             browser = requests.Session()
             login = browser.get(f"{base}/saml2/login/?connection=fabrikam&next=/private/",

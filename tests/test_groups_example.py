@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from .example_site import example_env, free_port, gunicorn
+from .example_site import example_env, gunicorn
 from .test_example_project import WHOAMI_KEYS, field, prepare
 
 pytestmark = pytest.mark.slow
@@ -34,11 +34,11 @@ def raw_get(url: str, browser: requests.Session):
     return connection.getresponse()
 
 
-def test_demo_mapping_and_env_mapping_show_in_whoami_and_logout_is_single(tmp_path):
-    port = free_port()
+def test_demo_mapping_and_env_mapping_show_in_whoami_and_logout_is_single(tmp_path, listener):
+    port = listener.port
     env = example_env(tmp_path, port)
     prepare(env)
-    with gunicorn(env, port) as base:
+    with gunicorn(env, listener) as base:
         adele = tile_sign_in(base, 0)
         me = adele.get(f"{base}/whoami/").json()
         assert set(me) == WHOAMI_KEYS
@@ -63,7 +63,7 @@ def test_demo_mapping_and_env_mapping_show_in_whoami_and_logout_is_single(tmp_pa
 
     env["THOROPASS_SSO_GROUP_MAP"] = json.dumps({
         "ROLE_MAP": {"Reader": ["Readers", "Newsletter"]}, "STAFF_ROLES": ["Reader"]})
-    with gunicorn(env, port) as base:
+    with gunicorn(env, listener) as base:
         # Mirror mode: the demo mapping's groups are no longer managed, so they stay;
         # the new mapping adds its groups and manages is_staff.
         megan = tile_sign_in(base, 1).get(f"{base}/whoami/").json()

@@ -23,14 +23,14 @@ from thoropass_sso.pending import COOKIE_NAME
 from thoropass_sso.testing import EntraStandIn, EntraUser
 from thoropass_sso.testing.flows import response_for
 from thoropass_sso.testing.metadata_server import MetadataServer, Reply
-from thoropass_sso.testing.processes import free_port, stop, wait_for_port
 
 from .conftest import ACS_URL, BASE_URL, SP_ENTITY_ID
+from .processes import Listener, stop, wait_until_serving
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 20.0
+START_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 15.0
 
 
@@ -99,37 +99,27 @@ def site(
         )
 
     servers: list[Server] = []
+    listeners = [Listener(), Listener()]
     try:
-        for index in (1, 2):
-            port = free_port()
+        for index, listener in enumerate(listeners, start=1):
             log = workdir / f"server{index}.log"
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "django.core.wsgi:get_wsgi_application()",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "1",
-                    "--timeout",
-                    "30",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log.open("wb"),
+                [sys.executable, "-m", "gunicorn", "django.core.wsgi:get_wsgi_application()",
+                 "--bind", listener.bind, "--workers", "1", "--timeout", "30"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+                pass_fds=(listener.fileno(),),
             )
-            servers.append(Server(port, process, log))
+            servers.append(Server(listener.port, process, log))
         for server in servers:
-            wait_for_port(server.process, server.port, timeout=START_TIMEOUT,
-                          describe=server.log.read_text)
+            wait_until_serving(server.process, server.port, timeout=START_TIMEOUT,
+                               describe=server.log.read_text)
         assert servers[0].process.pid != servers[1].process.pid
         yield servers[0], servers[1]
     finally:
         for server in servers:
             stop(server.process)
+        for listener in listeners:
+            listener.close()
 
 
 def _rejections(server: Server, code: str) -> int:

@@ -205,12 +205,21 @@ def test_a_rejected_response_costs_no_more(client_factory, entra, stored_metadat
 
 
 def test_the_spies_catch_what_stock_pysaml2_does(entra, stored_metadata):
-    """Positive control: pysaml2 signing through xmlsec1 trips the subprocess and tempfile
-    spies, loading a private key trips both key spies, and rebuilding this app's runtime
-    (what a cold worker does once) trips the metadata and key spies."""
+    """Positive control: a verification through the xmlsec1 program (what stock pysaml2
+    does for every signature) trips the subprocess and tempfile spies, loading a private
+    key trips both key spies, and rebuilding this app's runtime (what a cold worker does
+    once) trips the metadata and key spies."""
+    from lxml import etree
+
+    from thoropass_sso.saml.xmlsec1 import Xmlsec1Backend
+
     pair = entra.signing_keys[0]
+    signed = etree.fromstring(entra.response_xml(_user(1), acs_url=ACS_URL, audience=SP_ENTITY_ID))
+    signature = signed.find(".//{http://www.w3.org/2000/09/xmldsig#}Signature")
+    program = Xmlsec1Backend([pair.cert_pem])
     with count_expensive_work() as counts:
-        entra.response_xml(_user(1), acs_url=ACS_URL, audience=SP_ENTITY_ID)
+        program.prepare(signed)
+        program.verify(signature)
         serialization.load_pem_private_key(pair.key_pem, password=None)
         xmlsec.Key.from_memory(pair.key_pem, xmlsec.constants.KeyDataFormatPem, None)
         forget_runtime()

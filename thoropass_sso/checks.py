@@ -155,7 +155,10 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             problems.extend(_settings_connection_checks(conf))
         problems.extend(_connection_checks(conf))
     except DatabaseError as exc:
-        problems.append(_database_error(exc))
+        # Django's migrate runs the checks with ``databases`` set, before it creates the
+        # tables: "run migrate" would be noise there.
+        if kwargs.get("databases") is None:
+            problems.append(_database_error(exc))
     return problems
 
 
@@ -213,13 +216,7 @@ def _connection_checks(conf) -> list[CheckMessage]:
                                           if c.last_error else "") + "."),
                             REFRESH_HINT))
     if conf.defines_connection:
-        from .domains import DomainError, normalize_claimable_domain
-
-        for value in conf.DOMAINS:
-            try:
-                domain = normalize_claimable_domain(value)
-            except DomainError:
-                continue
+        for domain in conf.settings_domains:
             owner = (ConnectionDomain.objects.filter(domain=domain)
                      .exclude(connection__name=conf.CONNECTION)
                      .values_list("connection__name", flat=True).first())

@@ -129,6 +129,9 @@ class SSOSettings:
     RESTRICT_EMAIL_DOMAINS: bool = False
     SSO_REQUIRED: bool = False
 
+    # Not a key: True when the local stand-in (thoropass_sso.standin) is the site's connection.
+    standin_connection: bool = False
+
     # ---- derived values -------------------------------------------------
     @property
     def base_url(self) -> str:
@@ -163,8 +166,9 @@ class SSOSettings:
 
     @property
     def defines_connection(self) -> bool:
-        """True when these settings name a tenant (the connection ``CONNECTION``)."""
-        return bool(self.METADATA_URL or self.TENANT_ID)
+        """True when these settings define the connection ``CONNECTION``: they name a tenant,
+        or the local stand-in stands in for one (docs/testing.md)."""
+        return bool(self.METADATA_URL or self.TENANT_ID or self.standin_connection)
 
     @property
     def metadata_url(self) -> str:
@@ -173,7 +177,23 @@ class SSOSettings:
             return self.METADATA_URL
         if self.TENANT_ID:
             return entra.metadata_url_for(self.TENANT_ID, self.APP_ID)
+        if self.standin_connection:
+            from .standin.urls import metadata_url
+
+            return metadata_url(self.base_url, self.CONNECTION)
         return ""
+
+    @cached_property
+    def settings_domains(self) -> tuple[str, ...]:
+        """The settings-defined connection's email domains, normalized."""
+        from .domains import normalize_claimable_domain
+
+        domains = self.DOMAINS
+        if not domains and self.standin_connection:
+            from .standin.conf import tenants
+
+            domains = tuple(t.domain for t in tenants()[:1] if t.domain)
+        return tuple(normalize_claimable_domain(d) for d in domains)
 
     @property
     def tenant_id(self) -> str:
@@ -224,7 +244,9 @@ class SSOSettings:
                     f"not {type(value).__name__}."
                 )
             values[name] = value
-        obj = cls(**values)
+        from .standin.conf import provides_connection
+
+        obj = cls(**values, standin_connection=provides_connection(raw))
         obj._validate()
         return obj
 

@@ -150,8 +150,7 @@ def add_fetched(name: str, metadata_url: str, data: bytes, metadata: IdpMetadata
 def claimable_domains(domains: Iterable[str], *, conf: SSOSettings,
                       connection: Connection | None = None) -> list[str]:
     """``domains`` normalized, each free to claim for ``connection``; else OperationRefused."""
-    settings_domains = {normalize_claimable_domain(d) for d in conf.DOMAINS} \
-        if conf.defines_connection else set()
+    settings_domains = set(conf.settings_domains) if conf.defines_connection else set()
     result: list[str] = []
     for value in domains:
         try:

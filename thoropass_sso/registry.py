@@ -131,13 +131,13 @@ class ConnectionRegistry:
 
     def for_email(self, email: str) -> ConnectionRuntime | None:
         """The connection whose email domains include ``email``'s domain, whatever its status."""
-        from .domains import domain_of_email, normalize_claimable_domain
+        from .domains import domain_of_email
 
         domain = domain_of_email(email)
         if not domain:
             return None
         conf = get_settings()
-        if conf.defines_connection and domain in {normalize_claimable_domain(d) for d in conf.DOMAINS}:
+        if conf.defines_connection and domain in conf.settings_domains:
             name = conf.CONNECTION
         else:
             name = (ConnectionDomain.objects.filter(domain=domain)

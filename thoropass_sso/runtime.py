@@ -71,9 +71,7 @@ def config_of(row: Connection, conf: SSOSettings, domains: tuple[str, ...]) -> C
     from_settings = conf.defines_connection and row.name == conf.CONNECTION
     if from_settings:
         policy = conf.connection_policy
-        from .domains import normalize_claimable_domain
-
-        domains = tuple(normalize_claimable_domain(d) for d in conf.DOMAINS)
+        domains = conf.settings_domains
     else:
         policy = ConnectionPolicy.from_row(row)
     display_name = row.display_name or (conf.DISPLAY_NAME if from_settings else "")

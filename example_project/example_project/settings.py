@@ -4,6 +4,9 @@ Environment (the project's black-box contract):
 - THOROPASS_SSO_METADATA_URL: the Entra App Federation Metadata URL (http:// allowed
   for local testing). Unset: the embedded Entra stand-in is used.
 - THOROPASS_SSO_BASE_URL: the site's public base URL (default http://localhost:8000).
+- THOROPASS_SSO_DOMAINS: optional, comma-separated email domains of the env-configured
+  connection "default" (the Sign-on URL sends those addresses to it). Stand-in mode:
+  contoso.example.
 - THOROPASS_SSO_GROUP_MAP: optional JSON object of group/role policy keys merged into
   THOROPASS_SSO (GROUP_MAP, ROLE_MAP, STAFF_GROUPS, STAFF_ROLES, SUPERUSER_GROUPS,
   SUPERUSER_ROLES, MIRROR_GROUPS, ALLOWED_GROUPS, ALLOWED_ROLES), for example
@@ -29,12 +32,11 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 SITE_BASE_URL = os.environ.get("THOROPASS_SSO_BASE_URL", "").strip() or "http://localhost:8000"
 METADATA_URL = os.environ.get("THOROPASS_SSO_METADATA_URL", "").strip()
 
-# The embedded Entra stand-in: a fixed demo tenant whose key lives in var/.
+# The embedded Entra stand-in (thoropass_sso.standin): two demo customer tenants, Contoso
+# (the connection "default") and Fabrikam, whose keys and users live in the database.
 STANDIN_ENABLED = not METADATA_URL
 STANDIN_TENANT_ID = "c0ffee00-1d5a-4e3b-9c2d-7a1b2c3d4e5f"
-STANDIN_APP_ID = "d3a0a99e-0000-4000-8000-000000000001"
-STANDIN_STATE_DIR = STATE_DIR / "entra-standin"
-STANDIN_METADATA_FILE = STANDIN_STATE_DIR / "federationmetadata.xml"
+FABRIKAM_TENANT_ID = "fab0fab0-2e6b-4f4c-8d3e-8b2c3d4e5f60"
 # Optional: serve the stand-in's pages under another origin (e.g. http://127.0.0.1:8000/entra-standin
 # while the site is http://localhost:8000) so the POST back to the ACS is cross-site, as with Entra.
 STANDIN_BASE_URL = os.environ.get("EXAMPLE_STANDIN_BASE_URL", "").rstrip("/")
@@ -52,7 +54,7 @@ if STANDIN_ENABLED and not DEBUG and urlsplit(SITE_BASE_URL).hostname not in (
 ALLOWED_HOSTS = sorted({"localhost", "127.0.0.1", "[::1]", urlsplit(SITE_BASE_URL).hostname or ""} - {""})
 
 INSTALLED_APPS = [
-    "demo",  # first: its refresh_entra_metadata prepares the stand-in, then runs the real one
+    "demo",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -61,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "djangosaml2",
     "thoropass_sso",
+    # Inactive (its pages 404) whenever THOROPASS_SSO_METADATA_URL names a real tenant.
+    "thoropass_sso.standin",
 ]
 
 MIDDLEWARE = [
@@ -108,21 +112,52 @@ DATABASES = {
 
 THOROPASS_SSO = {
     "BASE_URL": SITE_BASE_URL,
-    "METADATA_URL": METADATA_URL or STANDIN_METADATA_FILE.as_uri(),
+    # Unset in stand-in mode: the stand-in is then the connection "default".
+    "METADATA_URL": METADATA_URL,
+    "DISPLAY_NAME": "Contoso" if STANDIN_ENABLED else "",
+    "DOMAINS": [d.strip() for d in os.environ.get("THOROPASS_SSO_DOMAINS", "").split(",") if d.strip()],
     # More customers are added as data (manage.py entra_connection add NAME --metadata-url URL);
     # their metadata URLs may be local test servers here: loopback, over http.
     "METADATA_ALLOWED_HOSTS": ["127.0.0.1", "localhost", "::1"],
     "METADATA_ALLOW_HTTP": True,
 }
-if STANDIN_ENABLED:
-    THOROPASS_SSO["TENANT_ID"] = STANDIN_TENANT_ID
+ENGINEERING = "0c8b2a55-0f1e-4a8a-9c55-2b1f6f2a7e10"
+MARKETING = "5d7e9a21-4b3c-4e2f-8a1d-9f0e7c6b5a20"
+THOROPASS_SSO_STANDIN = {
+    "IDP_BASE_URL": STANDIN_BASE_URL,
+    "TENANTS": [
+        {"name": "default", "display_name": "Contoso", "domain": "contoso.example",
+         "tenant_id": STANDIN_TENANT_ID, "app_id": "d3a0a99e-0000-4000-8000-000000000001",
+         "users": [
+             {"upn": "adele.vance@contoso.example", "given_name": "Adele", "surname": "Vance",
+              "email": "adele.vance@contoso.example",
+              "object_id": "5f0c1a3e-6a47-4b53-9d0e-2c7f9f1b8a01",
+              "groups": [ENGINEERING], "roles": ["Admin"]},
+             {"upn": "megan.bowen@contoso.example", "given_name": "Megan", "surname": "Bowen",
+              "email": "megan.bowen@contoso.example",
+              "object_id": "8e4b7d12-3c0a-4f7e-b1a9-6d2e5c4f3b02",
+              "groups": [MARKETING], "roles": ["Reader"]},
+             {"upn": "pat.guest_fabrikam.example#EXT#@contoso.example", "given_name": "Pat",
+              "surname": "Guest", "email": "pat@fabrikam.example",
+              "object_id": "2a9c6e4f-1b3d-4c5e-9f7a-8b0d1e2f3a03",
+              "guest_identity_provider": "https://sts.windows.net/9188040d-6c67-4c5b-b112-36a304b66dad/"},
+         ]},
+        {"name": "fabrikam", "display_name": "Fabrikam", "domain": "fabrikam.example",
+         "tenant_id": FABRIKAM_TENANT_ID, "app_id": "d3a0a99e-0000-4000-8000-000000000002",
+         "users": [
+             {"upn": "nestor.wilke@fabrikam.example", "given_name": "Nestor", "surname": "Wilke",
+              "email": "nestor.wilke@fabrikam.example",
+              "object_id": "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e04"},
+             {"upn": "lidia.holloway@fabrikam.example", "given_name": "Lidia", "surname": "Holloway",
+              "email": "lidia.holloway@fabrikam.example",
+              "object_id": "1b2c3d4e-5f60-4718-9a2b-3c4d5e6f7a05"},
+         ]},
+    ],
+}
 
-# The stand-in's demo users (demo/standin.py) carry these groups and app roles.
+# The stand-in's demo users carry these groups and app roles.
 DEMO_GROUP_POLICY = {
-    "GROUP_MAP": {
-        "0c8b2a55-0f1e-4a8a-9c55-2b1f6f2a7e10": "Engineering",
-        "5d7e9a21-4b3c-4e2f-8a1d-9f0e7c6b5a20": "Marketing",
-    },
+    "GROUP_MAP": {ENGINEERING: "Engineering", MARKETING: "Marketing"},
     "ROLE_MAP": {"Admin": "Administrators", "Reader": "Readers"},
     "SUPERUSER_ROLES": ["Admin"],
 }
@@ -148,7 +183,6 @@ LOGIN_URL = "/saml2/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
-SAML_CSP_HANDLER = ""  # djangosaml2: CSP is left to the site
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,10 +9,6 @@ urlpatterns = [
     path("private/", views.private, name="private"),
     path("saml2/", include("thoropass_sso.urls")),
     path("admin/", admin.site.urls),
+    # The local Entra stand-in (404 whenever a real tenant is configured).
+    path("entra-standin/", include("thoropass_sso.standin.urls")),
 ]
-
-if settings.STANDIN_ENABLED:
-    from demo.standin import DEMO_USERS, get_demo_standin
-    from thoropass_sso.testing.site import standin_urlpatterns
-
-    urlpatterns.append(path("entra-standin/", include(standin_urlpatterns(get_demo_standin, DEMO_USERS))))

@@ -41,6 +41,11 @@ def fetch_metadata(
 
     ``timeout`` is the total budget; the connect and read timeouts default to it.
     """
+    from .sources import local_source_for
+
+    local = local_source_for(url)
+    if local is not None:
+        return local.document(url)
     parts = urlsplit(url)
     if parts.scheme == "file":
         return _read_file(Path(unquote(parts.path)), max_bytes)

@@ -30,6 +30,10 @@ def looks_like_placeholder(value: str) -> bool:
 def check_metadata_url(url: str, conf: SSOSettings) -> str:
     """``url``, stripped, if a connection may be fetched from it; else MetadataURLRefused."""
     url = url.strip()
+    from .sources import local_source_for
+
+    if url and local_source_for(url) is not None:
+        return url  # served by this site itself (the local stand-in), never fetched
     if not url:
         raise MetadataURLRefused("a metadata URL is required (Entra admin center > Enterprise "
                                  "applications > the app > Single sign-on > App Federation "

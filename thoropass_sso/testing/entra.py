@@ -32,7 +32,6 @@ from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml, samlp
 from saml2.config import IdPConfig
 from saml2.server import Server
-from saml2.sigver import pre_signature_part
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 from ..claims import (
@@ -55,8 +54,6 @@ from .certificates import SigningKeyPair, make_signing_key_pair
 NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 NS_DS = "http://www.w3.org/2000/09/xmldsig#"
-_ASSERTION_NODE = "urn:oasis:names:tc:SAML:2.0:assertion:Assertion"
-_RESPONSE_NODE = "urn:oasis:names:tc:SAML:2.0:protocol:Response"
 
 Mutation = Callable[[etree._Element], None]
 
@@ -121,34 +118,34 @@ class _EntraServer(Server):
     """pysaml2's IdP, answering SPs it has no metadata for (Entra is configured per app)."""
 
     def has_encrypt_cert_in_metadata(self, sp_entity_id: str | None) -> bool:
-        # Token encryption is an Entra option the stand-in does not enable.
+        # The stand-in encrypts by itself (encrypt_assertion), not through pysaml2.
         return False
 
 
 class EntraStandIn:
     """One stand-in Entra tenant with one enterprise application.
 
-    ``workdir`` holds the signing keys (pysaml2 signs through files). Several
-    signing keys may be listed in metadata; ``active_key`` signs, like
-    Entra's active certificate.
+    Several signing keys may be listed in metadata; ``active_key`` signs, like
+    Entra's active certificate. ``workdir`` is accepted for compatibility and no
+    longer used: nothing is written to disk.
     """
 
     def __init__(
         self,
-        workdir: Path,
+        workdir: Path | None = None,
         *,
         tenant_id: str | None = None,
         app_id: str | None = None,
         base_url: str = "https://login.microsoftonline.com",
         signing_keys: Sequence[SigningKeyPair] | None = None,
     ) -> None:
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir) if workdir is not None else None
         self.tenant_id = (tenant_id or str(uuid.uuid4())).lower()
         self.app_id = app_id or str(uuid.uuid4())
         self.base_url = base_url.rstrip("/")
         self.signing_keys: list[SigningKeyPair] = list(signing_keys or [make_signing_key_pair()])
         self.active_key = 0
-        self._servers: dict[int, Server] = {}
+        self._idp: Server | None = None
         self._lock = threading.Lock()
 
     # -- identifiers --------------------------------------------------------
@@ -209,15 +206,13 @@ class EntraStandIn:
 
     # -- the IdP ------------------------------------------------------------
     def _server(self) -> Server:
-        index = self.active_key
         with self._lock:
-            server = self._servers.get(index)
-            if server is None:
-                key_path, cert_path = self.signing_keys[index].write(self.workdir, f"signing-{index}")
+            if self._idp is None:
                 config = IdPConfig().load({
                     "entityid": self.issuer,
-                    "key_file": str(key_path),
-                    "cert_file": str(cert_path),
+                    # pysaml2 only builds responses here; it signs nothing, so its
+                    # python-xmlsec backend needs no key files and no xmlsec1 program.
+                    "crypto_backend": "XMLSecurity",
                     "allow_unknown_attributes": True,
                     # No SP metadata: the stand-in answers whoever asks, like a test IdP.
                     "metadata": {"inline": []},
@@ -230,9 +225,8 @@ class EntraStandIn:
                                                "attribute_restrictions": None}},
                     }},
                 })
-                server = _EntraServer(config=config)
-                self._servers[index] = server
-            return server
+                self._idp = _EntraServer(config=config)
+            return self._idp
 
     def read_authn_request(self, location: str) -> AuthnRequestInfo:
         """Decode the AuthnRequest an SP sent with the HTTP-Redirect binding."""
@@ -290,23 +284,20 @@ class EntraStandIn:
 
     def sign(self, xml: bytes, element: str, *, sign_alg: str = SIG_RSA_SHA256,
              digest_alg: str = DIGEST_SHA256, element_id: str | None = None) -> bytes:
-        """Sign the (first) Assertion or the Response in ``xml`` with the active key."""
+        """Sign the (first) Assertion or the Response in ``xml`` with the active key.
+
+        Entra's shape: an enveloped signature right after the element's Issuer,
+        exclusive c14n, the certificate in KeyInfo.
+        """
         root = etree.fromstring(xml)
         target = root if element == "Response" else root.find(f".//{{{NS_SAML}}}Assertion")
         if element_id is not None:
             target = root.xpath("//*[@ID=$id]", id=element_id)[0]
-        ident = target.get("ID")
-        template = etree.fromstring(
-            pre_signature_part(ident=ident, sign_alg=sign_alg, digest_alg=digest_alg).to_string()
-        )
         issuer = target.find(f"{{{NS_SAML}}}Issuer")
         position = list(target).index(issuer) + 1 if issuer is not None else 0
-        target.insert(position, template)
-        node = _ASSERTION_NODE if target.tag == f"{{{NS_SAML}}}Assertion" else _RESPONSE_NODE
-        signed = self._server().sec.sign_statement(
-            etree.tostring(root).decode(), node_name=node, node_id=ident
-        )
-        return signed.encode() if isinstance(signed, str) else signed
+        sign_element(target, self.signing_keys[self.active_key], position=position,
+                     sha1=(sign_alg == SIG_RSA_SHA1 or digest_alg == DIGEST_SHA1))
+        return etree.tostring(root)
 
     def _entraize(self, root: etree._Element, *, now: datetime, lifetime: timedelta) -> None:
         """Reshape pysaml2's output into Entra's: ids, times, issuer form."""
@@ -465,31 +456,41 @@ def entra_quote(value: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(value, safe=""))
 
 
-def sign_metadata(document: bytes, pair: SigningKeyPair) -> bytes:
-    """Sign an EntityDescriptor (by its ID) with python-xmlsec, as Entra signs its metadata."""
+def sign_element(target: etree._Element, pair: SigningKeyPair, *, position: int = 0,
+                 sha1: bool = False) -> None:
+    """Add an enveloped signature over ``target`` (by its ID), in-process with python-xmlsec.
+
+    RSA-SHA256 (RSA-SHA1 and a SHA-1 digest with ``sha1``), exclusive c14n, the
+    certificate in KeyInfo: the shape Entra signs assertions, responses and metadata in.
+    """
     import xmlsec
 
-    root = etree.fromstring(document)
+    constants = xmlsec.constants
     signature = xmlsec.template.create(
-        root, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256, ns="ds"
-    )
-    # Entra places the Signature first inside EntityDescriptor.
-    root.insert(0, signature)
+        target, constants.TransformExclC14N,
+        constants.TransformRsaSha1 if sha1 else constants.TransformRsaSha256, ns="ds")
+    target.insert(position, signature)
     reference = xmlsec.template.add_reference(
-        signature, xmlsec.constants.TransformSha256, uri=f"#{root.get('ID')}"
-    )
-    xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
-    xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
-    key_info = xmlsec.template.ensure_key_info(signature)
-    xmlsec.template.add_x509_data(key_info)
-    xmlsec.tree.add_ids(root, ["ID"])
+        signature, constants.TransformSha1 if sha1 else constants.TransformSha256,
+        uri=f"#{target.get('ID')}")
+    xmlsec.template.add_transform(reference, constants.TransformEnveloped)
+    xmlsec.template.add_transform(reference, constants.TransformExclC14N)
+    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
+    xmlsec.tree.add_ids(target.getroottree().getroot(), ["ID"])
     context = xmlsec.SignatureContext()
-    key = xmlsec.Key.from_memory(pair.key_pem, xmlsec.constants.KeyDataFormatPem, None)
-    key.load_cert_from_memory(pair.cert_pem, xmlsec.constants.KeyDataFormatPem)
+    key = xmlsec.Key.from_memory(pair.key_pem, constants.KeyDataFormatPem, None)
+    key.load_cert_from_memory(pair.cert_pem, constants.KeyDataFormatPem)
     context.key = key
     context.sign(signature)
+
+
+def sign_metadata(document: bytes, pair: SigningKeyPair) -> bytes:
+    """Sign an EntityDescriptor (by its ID) with python-xmlsec, as Entra signs its metadata."""
+    root = etree.fromstring(document)
+    # Entra places the Signature first inside EntityDescriptor.
+    sign_element(root, pair, position=0)
     return b'<?xml version="1.0" encoding="utf-8"?>' + etree.tostring(root)
 
 
 __all__ = ["AuthnRequestInfo", "EntraStandIn", "EntraUser", "LogoutMessageInfo", "entra_quote",
-           "sign_metadata"]
+           "sign_element", "sign_metadata"]

@@ -22,8 +22,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.views import View
 from django.views.decorators.cache import never_cache
-from djangosaml2 import views as djangosaml2_views
 
 from ..conf import get_settings
 from ..domains import domain_of_email
@@ -54,7 +54,7 @@ def begin_sign_in(request: HttpRequest, runtime: ConnectionRuntime, next_path: s
 
 
 @method_decorator(never_cache, name="dispatch")
-class LoginView(djangosaml2_views.LoginView):
+class LoginView(View):
     """Start a sign-in: to the named connection, the email's connection, or the only one."""
 
     http_method_names = ["get", "head", "post"]

@@ -1,11 +1,17 @@
-"""``GET /saml2/metadata/``: this site's SP metadata (Entra can import it)."""
+"""``GET /saml2/metadata/``: this site's SP metadata (Entra can import it; the same for every customer)."""
 
 from __future__ import annotations
 
-from djangosaml2 import views as djangosaml2_views
+from django.http import HttpRequest, HttpResponse
+from django.views import View
 
-_SP_CONFIG_LOADER = "thoropass_sso.saml.spconfig.sp_config"
+from ..conf import get_settings
+from ..saml.sp_metadata import sp_metadata_xml
 
 
-class MetadataView(djangosaml2_views.MetadataView):
-    config_loader_path = _SP_CONFIG_LOADER
+class MetadataView(View):
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        document = sp_metadata_xml(get_settings().sp_identity)
+        return HttpResponse(document, content_type="application/samlmetadata+xml")

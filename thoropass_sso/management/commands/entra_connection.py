@@ -51,7 +51,9 @@ def summary(connection: Connection) -> dict[str, Any]:
         "display_name": connection.display_name,
         "status": connection.status,
         "tenant_id": connection.tenant_id,
-        "domains": sorted(d.domain for d in connection.domains.all()),
+        "domains": sorted(get_settings().settings_domains
+                          if connections.is_settings_connection(connection.name)
+                          else (d.domain for d in connection.domains.all())),
         "metadata_url": connection.metadata_url,
         "certificates_expire": (connection.certificates_expire_at.date().isoformat()
                                 if connection.certificates_expire_at else None),
