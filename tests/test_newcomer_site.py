@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .processes import Listener, serving
+from .processes import serving
 
 pytestmark = pytest.mark.slow
 
