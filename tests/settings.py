@@ -45,6 +45,7 @@ TEMPLATES = [{
     ]},
 }]
 LOGIN_REDIRECT_URL = "/home/"
+LOGOUT_REDIRECT_URL = "/"  # test_signed_out.py unsets it to see thoropass_sso's own page
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

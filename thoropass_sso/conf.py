@@ -250,18 +250,41 @@ class SSOSettings:
         obj._validate()
         return obj
 
+    def _validate_placeholders(self) -> None:
+        from .metadata.urls import looks_like_placeholder
+
+        for name in _PLACEHOLDER_KEYS:
+            value = getattr(self, name)
+            if value and looks_like_placeholder(value):
+                raise ConfigurationError(
+                    f"{SETTING_NAME}['{name}'] still holds a placeholder: {value!r}.",
+                    check_id="E010",
+                    hint="Replace it with your own value: the tenant id and App Federation "
+                         "Metadata Url are on the Entra admin center (docs/entra-portal.md).")
+
     def _validate(self) -> None:
         if not self.BASE_URL:
             raise ConfigurationError(
                 f"{SETTING_NAME}['BASE_URL'] is required: the site's public URL, "
                 "for example 'https://app.example.com'."
             )
+        self._validate_placeholders()
         parts = urlsplit(self.BASE_URL)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigurationError(
-                f"{SETTING_NAME}['BASE_URL'] must be an absolute http(s) URL without a query, "
+                f"{SETTING_NAME}['BASE_URL'] must be an absolute http(s) URL, "
                 f"got {self.BASE_URL!r}."
             )
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            # The paths come from the URLconf (reverse()); a path here is doubled into every
+            # URL -- http://host/saml2/ + /saml2/acs/ -- and Entra's responses meet a 404.
+            origin = f"{parts.scheme}://{parts.netloc}"
+            raise ConfigurationError(
+                f"{SETTING_NAME}['BASE_URL'] must be the site's scheme and host only, got "
+                f"{self.BASE_URL!r}.",
+                check_id="E009",
+                hint=f"Use {origin!r}: the /saml2/... paths come from your URLconf. A site served "
+                     "under a sub-path sets FORCE_SCRIPT_NAME instead.")
         if self.APP_ID and not (self.TENANT_ID or self.METADATA_URL):
             raise ConfigurationError(
                 f"{SETTING_NAME}['TENANT_ID'] is required with APP_ID (or set "
@@ -316,6 +339,9 @@ class SSOSettings:
                 normalize_claimable_domain(domain)
             except DomainError as exc:
                 raise ConfigurationError(f"{SETTING_NAME}['DOMAINS']: {exc}.") from None
+
+
+_PLACEHOLDER_KEYS = ("BASE_URL", "METADATA_URL", "TENANT_ID", "APP_ID", "SP_ENTITY_ID")
 
 
 def _policy_key(field_name: str) -> str:

@@ -101,6 +101,10 @@ class Reason(Enum):
     LOGOUT_NOT_CONFIRMED = ("logout_not_confirmed", 502, _(
         "You are signed out of this site, but Microsoft did not confirm that you are signed "
         "out of your Microsoft account. Close your browser to be sure."))
+    # The browser is on another host name than BASE_URL's: the sign-in could not come back to it.
+    WRONG_HOST = ("wrong_host", 400, _(
+        "This site is not meant to be opened at this address, so signing in here cannot work. "
+        "Open the site at its own address and sign in again."))
     # This site's own state
     METADATA_NOT_STORED = ("metadata_not_stored", 503, _NOT_CONFIGURED)
     MISCONFIGURED = ("misconfigured", 503, _(

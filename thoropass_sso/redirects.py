@@ -48,5 +48,12 @@ def landing_path(connection: ConnectionConfig) -> str:
 
 
 def default_logout_redirect() -> str:
+    """The site's logout redirect, or thoropass_sso's "You are signed out" page."""
     conf = get_settings()
-    return conf.LOGOUT_REDIRECT_URL or resolve_url(settings.LOGOUT_REDIRECT_URL or "/")
+    if conf.LOGOUT_REDIRECT_URL:
+        return conf.LOGOUT_REDIRECT_URL
+    if settings.LOGOUT_REDIRECT_URL:
+        return resolve_url(settings.LOGOUT_REDIRECT_URL)
+    from django.urls import reverse
+
+    return reverse("thoropass_sso:signed_out")

@@ -11,6 +11,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -50,6 +51,7 @@ def rejection_response(
     *,
     claims: EntraClaims | None = None,
     connection: ConnectionConfig | None = None,
+    continue_url: str = "",
 ) -> HttpResponse:
     reason: Reason = rejection.reason
     reference = new_reference()
@@ -64,9 +66,15 @@ def rejection_response(
         sender=SignInRejected, request=request, reason=reason, reference=reference, claims=claims,
         connection=connection,
     )
+    from .hints import hint_for
+
     return render(
         request,
         ERROR_TEMPLATE,
-        {"reason_code": reason.code, "message": reason.user_message, "reference": reference},
+        {"reason_code": reason.code, "message": reason.user_message, "reference": reference,
+         "continue_url": continue_url,
+         # For the site's developers only: the fix, where the sign-in failed. Never the
+         # detail (it may quote what the sender chose) and never with DEBUG off.
+         "developer_hint": hint_for(reason) if settings.DEBUG else ""},
         status=reason.status,
     )

@@ -11,4 +11,5 @@ urlpatterns = [
     path("acs/", views.AssertionConsumerServiceView.as_view(), name="acs"),
     path("metadata/", views.MetadataView.as_view(), name="metadata"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("signed-out/", views.SignedOutView.as_view(), name="signed_out"),
 ]

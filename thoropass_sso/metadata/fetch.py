@@ -90,6 +90,13 @@ def fetch_metadata(
                 "Accept-Encoding": "identity",
             })
             response = connection.getresponse()
+            if response.status in (301, 302, 303, 307, 308):
+                # Not followed (see above), but named: that is what the operator needs to see.
+                target = (response.getheader("Location") or "").strip()
+                shown = "".join(c if c.isprintable() else "?" for c in target)[:300] or "nowhere"
+                raise MetadataFetchError(f"HTTP {response.status} from {parts.netloc}, redirecting "
+                                         f"to {shown} (redirects are not followed: use the URL "
+                                         "Entra shows, or that target if you trust it)")
             if response.status != 200:
                 raise MetadataFetchError(f"HTTP {response.status} from {parts.netloc}")
             declared = response.getheader("Content-Length")

@@ -12,10 +12,7 @@ import secrets
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import saml2
-from saml2 import saml, samlp
-from saml2.pack import http_redirect_message
-
+from .pysaml2 import http_redirect_message, saml, saml2, samlp
 from .sp import SPIdentity
 from .timestamps import format_instant
 

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lxml import etree
-from saml2 import saml, samlp
-from saml2.pack import http_redirect_message
 
 from ..exceptions import SignInRejected
 from ..reasons import Reason
 from .authn_request import new_request_id
+from .pysaml2 import http_redirect_message, saml, samlp
 from .redirect_binding import RedirectMessage, verify_redirect_signature
 from .response import Expectations, IdpTrust
 from .sp import SPIdentity

@@ -29,10 +29,6 @@ from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml, samlp
-from saml2.config import IdPConfig
-from saml2.server import Server
-from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 from ..claims import (
     CLAIM_AUTH_METHODS,
@@ -47,6 +43,18 @@ from ..claims import (
     CLAIM_ROLES,
     CLAIM_SURNAME,
     CLAIM_TENANT_ID,
+)
+from ..saml.pysaml2 import (
+    BINDING_HTTP_POST,
+    BINDING_HTTP_REDIRECT,
+    DIGEST_SHA1,
+    DIGEST_SHA256,
+    SIG_RSA_SHA1,
+    SIG_RSA_SHA256,
+    IdPConfig,
+    Server,
+    saml,
+    samlp,
 )
 from ..saml.timestamps import format_instant
 from .certificates import SigningKeyPair, make_signing_key_pair

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -17,6 +17,7 @@ class Reply:
     delay: float = 0.0
     truncate_after: int | None = None  # declare the full length, send fewer bytes
     drip_interval: float = 0.0  # send the body one byte at a time, pausing this long between
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class MetadataServer:
@@ -40,6 +41,8 @@ class MetadataServer:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 body = reply.body if reply.truncate_after is None else reply.body[: reply.truncate_after]
                 try:

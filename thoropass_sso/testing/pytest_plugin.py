@@ -22,20 +22,21 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.core.cache import caches
-from django.core.management import call_command
-from django.test import Client
 
-from ..conf import SETTING_NAME
-from ..runtime import forget_runtime
+# Nothing of Django or thoropass_sso is imported here at import time: without
+# DJANGO_SETTINGS_MODULE that would fail inside this plugin ("Requested setting
+# USE_I18N...") before pytest-django could say what is missing, in its own words.
 from .entra import EntraStandIn, EntraUser
-from .flows import idp_initiated, sign_in
 from .metadata_server import MetadataServer, Reply
 
+if TYPE_CHECKING:
+    from django.test import Client
+
 TEST_BASE_URL = "http://testserver"
+SETTING_NAME = "THOROPASS_SSO"
 
 
 @dataclass
@@ -60,11 +61,15 @@ class EntraSSO:
     def sign_in(self, client: Client, user: EntraUser | None = None, *,
                 next_path: str | None = None, **fields: Any):
         """SP-initiated sign-in; returns the ACS response (302 to ``next_path`` on success)."""
+        from .flows import sign_in
+
         return sign_in(client, self.standin, user or self.user(**fields), next_path=next_path)
 
     def launch(self, client: Client, user: EntraUser | None = None, *,
                relay_state: str | None = None, **fields: Any):
         """IdP-initiated sign-in, as from the My Apps tile."""
+        from .flows import idp_initiated
+
         return idp_initiated(client, self.standin, user or self.user(**fields),
                              acs_url=self.acs_url, audience=self.entity_id, relay_state=relay_state)
 
@@ -82,6 +87,11 @@ def entra_metadata_server() -> Iterator[MetadataServer]:
 
 @pytest.fixture
 def entra_sso(settings, db, entra_standin, entra_metadata_server) -> Iterator[EntraSSO]:
+    from django.core.cache import caches
+    from django.core.management import call_command
+
+    from ..runtime import forget_runtime
+
     path = entra_standin.metadata_path
     entra_metadata_server.set(path.split("?")[0], Reply(body=entra_standin.metadata_xml()))
     current = dict(getattr(settings, SETTING_NAME, {}) or {})

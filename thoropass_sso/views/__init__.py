@@ -4,5 +4,7 @@ from ..slo import LogoutView
 from .acs import AssertionConsumerServiceView
 from .login import LoginView
 from .metadata import MetadataView
+from .signed_out import SignedOutView
 
-__all__ = ["AssertionConsumerServiceView", "LoginView", "LogoutView", "MetadataView"]
+__all__ = ["AssertionConsumerServiceView", "LoginView", "LogoutView", "MetadataView",
+           "SignedOutView"]

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import auth
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -40,7 +40,7 @@ from ..rejections import rejection_response
 from ..replay import claim_once, replay_cache_is_shared
 from ..runtime import ConnectionConfig
 from ..signals import user_created, user_signed_in
-from .errors import not_configured
+from .errors import missing_tables, not_configured
 
 logger = logging.getLogger("thoropass_sso")
 
@@ -125,6 +125,12 @@ class AssertionConsumerServiceView(View):
             return not_configured(request, exc, connection=connection)
         except SignInRejected as rejection:
             return rejection_response(request, rejection, claims=claims, connection=connection)
+        except DatabaseError as exc:
+            # Nothing was written: the sign-in's transaction rolled back.
+            problem = missing_tables(exc)
+            if problem is None:
+                raise
+            return not_configured(request, problem, connection=connection)
 
         created = sign_in.created
         if created:

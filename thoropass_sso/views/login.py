@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -33,7 +34,7 @@ from ..redirects import default_login_redirect, safe_relative_path
 from ..registry import registry
 from ..runtime import ConnectionRuntime
 from ..saml.authn_request import authn_request_redirect
-from .errors import not_configured
+from .errors import missing_tables, not_configured
 
 logger = logging.getLogger("thoropass_sso")
 
@@ -72,6 +73,9 @@ class LoginView(View):
         if request.user.is_authenticated:
             return HttpResponseRedirect(next_path or default_login_redirect())
         try:
+            wrong_host = self._wrong_host(request)
+            if wrong_host is not None:
+                return wrong_host
             if data.get("connection"):
                 return self._to_connection(request, data["connection"], next_path,
                                            login_hint=data.get("login_hint", ""))
@@ -88,7 +92,45 @@ class LoginView(View):
                 )
         except (MetadataNotStored, ConfigurationError) as exc:
             return not_configured(request, exc)
+        except DatabaseError as exc:
+            problem = missing_tables(exc)
+            if problem is None:
+                raise
+            return not_configured(request, problem)
         return self.email_page(request, next_path)
+
+    @staticmethod
+    def _wrong_host(request: HttpRequest) -> HttpResponse | None:
+        """Refuse to start a sign-in that cannot come back to this browser.
+
+        Entra posts to BASE_URL's ACS; the pending-request cookie is set on the host the
+        browser is on. On another host name (127.0.0.1 vs localhost, www vs the bare
+        domain) it never reaches the ACS, and the user would meet a confusing
+        ``unknown_request`` after signing in. The request's Host is the browser's host
+        when DEBUG is on (a developer's machine), or when the browser's own Referer names
+        that same host; otherwise it may be a proxy's rewrite, and the sign-in goes ahead.
+        (A Referer from another site -- the customer's portal, Entra's My Apps -- proves
+        nothing either way.)
+        """
+        from urllib.parse import urlsplit
+
+        from django.conf import settings
+
+        conf = get_settings()
+        expected = urlsplit(conf.base_url).netloc.lower()
+        host = request.get_host().lower()
+        if host == expected:
+            return None
+        referer_host = urlsplit(request.META.get("HTTP_REFERER", "")).netloc.lower()
+        if not settings.DEBUG and referer_host != host:
+            return None
+        from ..exceptions import SignInRejected
+        from ..reasons import Reason
+        from ..rejections import loggable, rejection_response
+
+        return rejection_response(request, SignInRejected(
+            Reason.WRONG_HOST, loggable(f"browser on {host}, BASE_URL is {expected}")),
+            continue_url=conf.login_url)
 
     def _to_connection(self, request: HttpRequest, name: str, next_path: str, *,
                        login_hint: str) -> HttpResponse:
