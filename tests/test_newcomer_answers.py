@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.core.checks import run_checks
-from django.test import Client
 from django.template import Context, RequestContext, Template
+from django.test import Client
 
 from thoropass_sso.testing.commands import run_command
 from thoropass_sso.testing.flows import idp_initiated
