@@ -78,10 +78,11 @@ def loadavg() -> str:
 
 @dataclass
 class Site:
-    name: str
+    name: str  # the settings module, benchmarks.sites.<name>
     directory: Path
     # Bound and listening from the start: the port cannot be taken by anything else.
     listener: Listener = field(default_factory=Listener)
+    database: str = ""  # the SQLite file's name; default: the site's name
 
     @property
     def port(self) -> int:
@@ -95,7 +96,7 @@ class Site:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "BENCH_"))}
         env.update({"BENCH_DIR": str(self.directory), "BENCH_BASE_URL": self.base_url,
-                    "BENCH_SITE": self.name,
+                    "BENCH_SITE": self.database or self.name,
                     "DJANGO_SETTINGS_MODULE": f"benchmarks.sites.{self.name}",
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                                 os.environ.get("PYTHONPATH")]))})
@@ -111,7 +112,7 @@ class Site:
 
     def prepare(self) -> None:
         self.run("-m", "django", "migrate", "--verbosity", "0")
-        if self.name == "ours":
+        if self.name.startswith("ours"):
             self.run("-m", "django", "refresh_entra_metadata")
 
     def factory(self) -> ResponseFactory:
@@ -344,6 +345,12 @@ def report(results: dict, opts: argparse.Namespace, started: dict) -> tuple[str,
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["connections"]:
+        # `./dev bench connections`: sign-in cost with many customers (benchmarks/connections.py).
+        from .connections import main as connections_main
+
+        return connections_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts (about a minute)")

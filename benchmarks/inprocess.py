@@ -99,15 +99,17 @@ def run_time(args: argparse.Namespace) -> dict:
     caller = _setup()
     timings: dict[str, list[float]] = {"acs": [], "first": [], "noop": [], "floor": []}
     failures = 0
+    first_failure = ""
 
     def timed(path: str, body: bytes) -> float:
-        nonlocal failures
+        nonlocal failures, first_failure
         start = time.perf_counter()
         status, location = caller.post(path, body)
         elapsed = (time.perf_counter() - start) * 1000
         if not signed_in(status, location):
             failures += 1
             if failures == 1:
+                first_failure = f"{path} answered {status} {location!r}"
                 print(f"{path} failed: {status} {location!r}", file=sys.stderr)
         return elapsed
 
@@ -128,7 +130,7 @@ def run_time(args: argparse.Namespace) -> dict:
         else:
             timings[kind].append(timed(paths[kind], noop_body))
     return {"acs_ms": timings["acs"], "first_ms": timings["first"], "noop_ms": timings["noop"],
-            "floor_ms": timings["floor"], "failures": failures}
+            "floor_ms": timings["floor"], "failures": failures, "first_failure": first_failure}
 
 
 def run_rss(args: argparse.Namespace) -> dict:

@@ -63,10 +63,13 @@ class ResponseFactory:
         self.key.load_cert_from_memory(pair.cert_pem, xmlsec.constants.KeyDataFormatPem)
         self.count = 0
 
-    def xml(self) -> bytes:
+    def xml(self, tenant_id: str | None = None) -> bytes:
+        """A fresh signed response; ``tenant_id``: as if another tenant sharing the key sent it."""
         root = copy.deepcopy(self.templates[self.count % len(self.templates)])
         self.count += 1
         self.standin._entraize(root, now=datetime.now(UTC), lifetime=timedelta(minutes=75))
+        if tenant_id is not None:
+            retarget(root, self.standin.tenant_id, tenant_id)
         assertion = root.find(f"{{{NS_SAML}}}Assertion")
         signature = xmlsec.template.create(
             assertion, xmlsec.constants.TransformExclC14N, xmlsec.constants.TransformRsaSha256,
@@ -85,8 +88,8 @@ class ResponseFactory:
         context.sign(signature)
         return etree.tostring(root)
 
-    def post_value(self) -> str:
-        return self.standin.post_binding_value(self.xml())
+    def post_value(self, tenant_id: str | None = None) -> str:
+        return self.standin.post_binding_value(self.xml(tenant_id))
 
     def lines(self, count: int) -> Iterator[str]:
         produced = 0
@@ -99,6 +102,13 @@ class ResponseFactory:
             for value in self.lines(count):
                 out.write(value + "\n")
         return path
+
+
+def retarget(root: etree._Element, old_tenant: str, new_tenant: str) -> None:
+    """Rewrite every mention of ``old_tenant`` (issuers, claims) to ``new_tenant``, before signing."""
+    for element in root.iter():
+        if isinstance(element.text, str) and old_tenant in element.text:
+            element.text = element.text.replace(old_tenant, new_tenant)
 
 
 def read_lines(path: Path) -> list[str]:
