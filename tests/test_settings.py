@@ -53,8 +53,8 @@ def test_changes_are_seen_without_restart(settings):
 @pytest.mark.parametrize(
     ("values", "named"),
     [
-        ({"BASE_URL": "https://a.example", "TENANT_ID": TENANT, "APP_ID": APP, "SIGN_REQUESTS": True},
-         "SIGN_REQUESTS"),
+        ({"BASE_URL": "https://a.example", "TENANT_ID": TENANT, "APP_ID": APP, "SIGN_REQUEST": True},
+         "SIGN_REQUEST"),
         ({"TENANT_ID": TENANT, "APP_ID": APP}, "BASE_URL"),
         ({"BASE_URL": "https://a.example", "TENANT_ID": TENANT}, "APP_ID"),
         ({"BASE_URL": "https://a.example", "APP_ID": APP}, "TENANT_ID"),

@@ -315,8 +315,12 @@ class ConnectionAdmin(admin.ModelAdmin):
             except (ConnectionNotFound, MetadataNotStored):
                 messages.error(request, _("No metadata is stored for this connection yet."))
                 return HttpResponseRedirect(back)
-            return begin_sign_in(request, runtime, back, purpose=PURPOSE_TEST,
-                                 actor_id=str(request.user.pk))
+            try:
+                return begin_sign_in(request, runtime, back, purpose=PURPOSE_TEST,
+                                     actor_id=str(request.user.pk))
+            except ThoropassSSOError as exc:
+                messages.error(request, str(exc))
+                return HttpResponseRedirect(back)
         return TemplateResponse(request, "thoropass_sso/admin/test_sign_in_start.html", {
             **self.admin_site.each_context(request),
             "title": _("Test sign-in through %(name)s") % {"name": connection},

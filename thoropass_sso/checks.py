@@ -15,6 +15,8 @@ E007 the default SIGNATURE_BACKEND, but python-xmlsec does not import
 E009 BASE_URL has a path, query or fragment
 E010 a placeholder (<...>, your-tenant) left in a URL or id
 E011 a domain in THOROPASS_SSO['DOMAINS'] belongs to another connection
+E012 ENCRYPTION_KEYS or SIGNING_KEY names an unusable file, or a connection signs
+     requests and SIGNING_KEY is not set
 W001 no metadata stored yet (the settings-defined connection), or no connection can sign in
 W002 the newest signing certificate expires within 30 days, or has expired (per connection)
 W003 http:// BASE_URL with DEBUG off
@@ -23,6 +25,8 @@ W005 IdP-initiated sign-in on, replay cache not shared
 W006 stored metadata not confirmed by a refresh for 7 days (is the cron job running?; per connection)
 W007 the replay cache culls entries before they expire (MAX_ENTRIES too small)
 W008 the database could not be read (metadata checks skipped)
+W010 a connection requires encrypted assertions and ENCRYPTION_KEYS is empty
+W011 one of this site's own certificates (encryption, signing) expires within 30 days
 W009 thoropass_sso's tables do not exist (migrate not run). A warning, not an error: Django's
      migrate and makemigrations run the system checks too, and an error would stop them.
 """
@@ -143,6 +147,7 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                      "'xmlsec1' and install the xmlsec1 program (docs/compatibility.md).",
                 id="thoropass_sso.E007",
             ))
+    problems.extend(_own_key_checks(conf))
     if conf.ALLOW_SHA1:
         problems.append(Warning(
             "THOROPASS_SSO['ALLOW_SHA1'] is on: SHA-1 signatures are accepted.",
@@ -159,6 +164,40 @@ def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         # tables: "run migrate" would be noise there.
         if kwargs.get("databases") is None:
             problems.append(_database_error(exc))
+    return problems
+
+
+def _own_key_checks(conf) -> list[CheckMessage]:
+    """This site's key files (token encryption, signed requests), read from disk, not the database."""
+    problems: list[CheckMessage] = []
+    pairs = []
+    for name in ("encryption_keys", "signing_key"):
+        try:
+            value = getattr(conf, name)
+        except ConfigurationError as exc:
+            problems.append(Error(str(exc), hint=exc.hint or "See docs/security.md, token encryption.",
+                                  id="thoropass_sso.E012"))
+            continue
+        pairs += list(value) if name == "encryption_keys" else ([value] if value else [])
+    soon = datetime.now(UTC) + timedelta(days=EXPIRY_WARNING_DAYS)
+    for pair in pairs:
+        if pair.not_after < soon:
+            problems.append(Warning(
+                f"This site's certificate in {pair.path} expires on {pair.not_after:%Y-%m-%d}.",
+                hint="Create the next key (manage.py entra_sp_key create), list it first in the "
+                     "setting with the old one second, have customers upload its .cer, then drop "
+                     "the old one (docs/security.md, token encryption).",
+                id="thoropass_sso.W011"))
+    if conf.connection_policy.sign_requests and not conf.SIGNING_KEY:
+        problems.append(Error("THOROPASS_SSO['SIGN_REQUESTS'] is on but SIGNING_KEY is not set: "
+                              "every sign-in would fail.",
+                              hint="Create one with 'python manage.py entra_sp_key create PATH'.",
+                              id="thoropass_sso.E012"))
+    if conf.connection_policy.require_encryption and not conf.ENCRYPTION_KEYS:
+        problems.append(Warning("THOROPASS_SSO['REQUIRE_ENCRYPTION'] is on but ENCRYPTION_KEYS is "
+                                "empty: every sign-in would be refused.",
+                                hint="Create a key (manage.py entra_sp_key create PATH) and list it "
+                                     "in ENCRYPTION_KEYS.", id="thoropass_sso.W010"))
     return problems
 
 
@@ -208,6 +247,20 @@ def _connection_checks(conf) -> list[CheckMessage]:
                                        f"on {c.certificates_expire_at:%Y-%m-%d}."),
                             "Ask the customer to create and activate a new certificate in Entra, "
                             "then run 'python manage.py refresh_entra_metadata --connection NAME'."))
+    if not conf.SIGNING_KEY:
+        problems.extend(_listed(active.filter(sign_requests=True).order_by("name"),
+                                "thoropass_sso.E012",
+                                lambda c: f"Connection {c.name!r} signs its requests, but "
+                                          "THOROPASS_SSO['SIGNING_KEY'] is not set.",
+                                "Create one with 'python manage.py entra_sp_key create PATH'.",
+                                level=Error))
+    if not conf.ENCRYPTION_KEYS:
+        problems.extend(_listed(active.filter(require_encryption=True).order_by("name"),
+                                "thoropass_sso.W010",
+                                lambda c: f"Connection {c.name!r} requires encrypted assertions, "
+                                          "but ENCRYPTION_KEYS is empty.",
+                                "Create a key (manage.py entra_sp_key create PATH) and list it in "
+                                "ENCRYPTION_KEYS."))
     stale = active.filter(Q(metadata_checked_at__lt=now - timedelta(days=STALE_AFTER_DAYS)))
     problems.extend(_listed(stale.order_by("metadata_checked_at"), "thoropass_sso.W006",
                             lambda c: (f"Connection {c.name!r}: metadata last confirmed on "
@@ -229,12 +282,12 @@ def _connection_checks(conf) -> list[CheckMessage]:
     return problems
 
 
-def _listed(queryset, check_id: str, message, hint: str) -> list[CheckMessage]:
+def _listed(queryset, check_id: str, message, hint: str, level=Warning) -> list[CheckMessage]:
     rows = list(queryset[: _LISTED + 1])
-    messages: list[CheckMessage] = [Warning(message(c), hint=hint, id=check_id, obj=c.name)
+    messages: list[CheckMessage] = [level(message(c), hint=hint, id=check_id, obj=c.name)
                                     for c in rows[:_LISTED]]
     if len(rows) > _LISTED:
-        messages.append(Warning(f"... and {queryset.count() - _LISTED} more connections like these.",
+        messages.append(level(f"... and {queryset.count() - _LISTED} more connections like these.",
                                 hint="'python manage.py entra_connection list' shows them all.",
                                 id=check_id))
     return messages

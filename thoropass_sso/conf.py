@@ -95,6 +95,12 @@ class SSOSettings:
     METADATA_ALLOW_HTTP: bool = False
     # How many connections each process keeps ready (least recently used dropped first).
     CONNECTION_CACHE_SIZE: int = 500
+    # This site's key pairs (PEM files of a private key and its certificate; created by
+    # `manage.py entra_sp_key create`). Token encryption: every listed key is published
+    # and tried (the first is the current one; two during a rollover). Signed requests:
+    # the key that signs AuthnRequests and logout messages for connections that ask.
+    ENCRYPTION_KEYS: tuple[str, ...] = ()
+    SIGNING_KEY: str = ""
 
     # -- the settings-defined connection (a single-tenant site's tenant) -----
     CONNECTION: str = "default"
@@ -128,6 +134,8 @@ class SSOSettings:
     ALLOWED_ROLES: tuple[str, ...] = ()
     RESTRICT_EMAIL_DOMAINS: bool = False
     SSO_REQUIRED: bool = False
+    REQUIRE_ENCRYPTION: bool = False
+    SIGN_REQUESTS: bool = False
 
     # Not a key: True when the local stand-in (thoropass_sso.standin) is the site's connection.
     standin_connection: bool = False
@@ -182,6 +190,20 @@ class SSOSettings:
 
             return metadata_url(self.base_url, self.CONNECTION)
         return ""
+
+    @cached_property
+    def encryption_keys(self) -> tuple:
+        """The SP encryption key pairs (thoropass_sso.keys.SPKeyPair), read once."""
+        from .keys import load_key_file
+
+        return tuple(load_key_file(path, "ENCRYPTION_KEYS") for path in self.ENCRYPTION_KEYS)
+
+    @cached_property
+    def signing_key(self):
+        """The SP signing key pair, or None."""
+        from .keys import load_key_file
+
+        return load_key_file(self.SIGNING_KEY, "SIGNING_KEY") if self.SIGNING_KEY else None
 
     @cached_property
     def settings_domains(self) -> tuple[str, ...]:

@@ -25,7 +25,18 @@ HINTS: dict[str, str] = {
                         "first (an AADSTS code, see the table above).",
     "assertion_count": "Exactly one assertion is accepted.",
     "encrypted_assertion_unsupported": "Token encryption is on in Entra but this site has no "
-                                       "encryption key: see docs/security.md, token encryption.",
+                                       "encryption key: set ENCRYPTION_KEYS (docs/security.md, "
+                                       "token encryption).",
+    "encrypted_element_unsupported": "An EncryptedID or EncryptedAttribute arrived and this site "
+                                     "has no decryption key (ENCRYPTION_KEYS).",
+    "weak_encryption": "An encryption algorithm this site refuses (RSA PKCS#1 v1.5 key transport, "
+                       "or not AES): Entra uses RSA-OAEP and AES; not from Entra.",
+    "decryption_failed": "None of this site's encryption keys decrypts it: the customer uploaded "
+                         "another certificate in Entra (Token encryption), or the token was altered.",
+    "encryption_required": "The connection requires encrypted assertions and this one came in the "
+                           "clear: switch Token encryption on in Entra, or turn require_encryption off.",
+    "unsupported_element": "The assertion carries a statement, condition or element this site does "
+                           "not act on (docs/security.md): not from Entra.",
     "unsigned": "Neither response nor assertion signed: Entra always signs; something altered "
                 "the response.",
     "signature_invalid": "Not signed by a certificate of the connection's stored metadata: run "

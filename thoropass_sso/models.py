@@ -103,6 +103,15 @@ class Connection(models.Model):
     sso_required = models.BooleanField(
         _("SSO required for these domains"), default=False,
         help_text=_("The site's password login refuses emails of this connection's domains."))
+    require_encryption = models.BooleanField(
+        _("require encrypted assertions"), default=False,
+        help_text=_("On once the customer switched Token encryption on in Entra: an assertion in "
+                    "the clear is then refused."))
+    sign_requests = models.BooleanField(
+        _("sign requests"), default=False,
+        help_text=_("Sign AuthnRequests and logout messages to this tenant (Entra's 'Require "
+                    "verification certificates'). Entra then disables IdP-initiated sign-in and "
+                    "its Test button."))
 
     # Changes whenever the row is saved; every worker compares it at most every
     # METADATA_RELOAD_INTERVAL seconds and rebuilds what it cached (registry.py).

@@ -115,6 +115,11 @@ class ConnectionPolicy:
     allowed_roles: tuple[str, ...] = ()
     restrict_email_domains: bool = False
     sso_required: bool = False
+    # Token encryption on in the customer's Entra app: refuse any assertion in the clear.
+    require_encryption: bool = False
+    # "Require verification certificates" on in the customer's Entra app: sign AuthnRequests
+    # and logout messages to it (Entra then refuses IdP-initiated sign-in).
+    sign_requests: bool = False
 
     @property
     def restricts_access(self) -> bool:

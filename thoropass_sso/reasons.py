@@ -52,6 +52,15 @@ class Reason(Enum):
     # Structure and signatures
     ASSERTION_COUNT = ("assertion_count", 400, _BAD_RESPONSE)
     ENCRYPTED_ASSERTION = ("encrypted_assertion_unsupported", 400, _BAD_RESPONSE)
+    # Token encryption: an EncryptedID/EncryptedAttribute with no key here; a key transport or
+    # cipher not accepted (RSA v1.5); nothing decrypts it; a plaintext assertion from a
+    # connection that requires encryption.
+    ENCRYPTED_ELEMENT = ("encrypted_element_unsupported", 400, _BAD_RESPONSE)
+    WEAK_ENCRYPTION = ("weak_encryption", 403, _BAD_RESPONSE)
+    DECRYPTION_FAILED = ("decryption_failed", 403, _BAD_RESPONSE)
+    ENCRYPTION_REQUIRED = ("encryption_required", 403, _BAD_RESPONSE)
+    # A statement, condition or element this site does not act on (docs/security.md).
+    UNSUPPORTED_ELEMENT = ("unsupported_element", 403, _BAD_RESPONSE)
     UNSIGNED = ("unsigned", 403, _BAD_RESPONSE)
     SIGNATURE_INVALID = ("signature_invalid", 403, _BAD_RESPONSE)
     SIGNATURE_REFERENCE = ("signature_reference", 403, _BAD_RESPONSE)

@@ -32,6 +32,7 @@ from .exceptions import ConnectionNotFound, MetadataNotStored, SignInRejected
 from .models import Connection, ConnectionDomain
 from .reasons import Reason
 from .runtime import ConnectionRuntime, build
+from .saml.decrypt import Decrypter
 from .saml.response import Expectations, ResponseVerifier
 
 
@@ -71,6 +72,7 @@ class ConnectionRegistry:
             max_age=timedelta(seconds=conf.MAX_RESPONSE_AGE),
             allow_sha1=conf.ALLOW_SHA1,
             max_bytes=conf.MAX_RESPONSE_BYTES,
+            decrypter=Decrypter(conf.encryption_keys) if conf.ENCRYPTION_KEYS else None,
         ))
         self._verifier = (conf, verifier)
         return verifier

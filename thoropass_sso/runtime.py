@@ -125,6 +125,17 @@ def signature_backend(conf: SSOSettings, pems: list[bytes]) -> SignatureBackend:
     return InProcessBackend.from_certificates(pems)
 
 
+def signing_key_for(config: ConnectionConfig, conf: SSOSettings):
+    """The key that signs requests to ``config``'s tenant, or None when it wants none."""
+    if not config.policy.sign_requests:
+        return None
+    if conf.signing_key is None:
+        raise ConfigurationError(
+            f"Connection {config.name!r} signs its requests, but THOROPASS_SSO['SIGNING_KEY'] is "
+            "not set: create one with 'python manage.py entra_sp_key create PATH'.")
+    return conf.signing_key
+
+
 def forget_runtime() -> None:
     """Drop every cached connection (kept for tests and sites that called it)."""
     from .registry import registry

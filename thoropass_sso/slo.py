@@ -52,6 +52,7 @@ from .redirects import default_logout_redirect
 from .registry import registry
 from .rejections import loggable, rejection_response
 from .replay import claim_once
+from .runtime import signing_key_for
 from .saml.logout import (
     logout_request_redirect,
     logout_response_redirect,
@@ -142,11 +143,18 @@ class LogoutView(View):
         slo_url = runtime.metadata.slo_url if runtime is not None else ""
         if not slo_url:
             return HttpResponseRedirect(default_logout_redirect())
+        try:
+            signing_key = signing_key_for(runtime.config, get_settings())
+        except ConfigurationError as exc:
+            # The local session is over; without the key, Entra's would be refused anyway.
+            logger.error("single logout skipped: %s", exc)
+            return HttpResponseRedirect(default_logout_redirect())
         request_id, location = logout_request_redirect(
             get_settings().sp_identity, slo_url,
             name_id=entra_session["name_id"],
             name_id_format=entra_session.get("name_id_format", ""),
             session_index=entra_session.get("session_index", ""),
+            signing_key=signing_key,
         )
         request.session[PENDING_KEY] = {"id": request_id, "connection": runtime.config.name}
         logger.info("single logout started connection=%s", runtime.config.name)
@@ -186,6 +194,11 @@ class LogoutView(View):
         except SignInRejected as rejection:
             return rejection_response(request, rejection, connection=connection)
 
+        try:
+            signing_key = signing_key_for(connection, conf)
+        except ConfigurationError as exc:
+            return rejection_response(request, SignInRejected(Reason.MISCONFIGURED, str(exc)),
+                                      connection=connection)
         if verified.kind == "LogoutResponse":
             request.session.pop(PENDING_KEY, None)
             auth.logout(request)  # already done when the request left; harmless again
@@ -213,7 +226,7 @@ class LogoutView(View):
                         "connection; local session kept", connection.name)
             return HttpResponseRedirect(logout_response_redirect(
                 conf.sp_identity, runtime.metadata.slo_url, in_response_to=verified.id,
-                relay_state=verified.relay_state,
+                relay_state=verified.relay_state, signing_key=signing_key,
             ))
         if verified.session_indexes and own_index and own_index not in verified.session_indexes:
             # The request ends other Entra sessions, not the one this Django session came
@@ -228,7 +241,7 @@ class LogoutView(View):
             logger.info("single logout requested by Entra for another session; local session kept")
             return HttpResponseRedirect(logout_response_redirect(
                 conf.sp_identity, runtime.metadata.slo_url, in_response_to=verified.id,
-                relay_state=verified.relay_state,
+                relay_state=verified.relay_state, signing_key=signing_key,
             ))
 
         had_user = request.user.is_authenticated
@@ -236,5 +249,5 @@ class LogoutView(View):
         logger.info("single logout requested by Entra; local session ended=%s", had_user)
         return HttpResponseRedirect(logout_response_redirect(
             conf.sp_identity, runtime.metadata.slo_url, in_response_to=verified.id,
-            relay_state=verified.relay_state,
+            relay_state=verified.relay_state, signing_key=signing_key,
         ))

@@ -12,7 +12,9 @@ import secrets
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from ..keys import SPKeyPair
 from .pysaml2 import http_redirect_message, saml, saml2, samlp
+from .redirect_signing import sign_redirect
 from .sp import SPIdentity
 from .timestamps import format_instant
 
@@ -21,8 +23,9 @@ def new_request_id() -> str:
     return f"_{secrets.token_hex(16)}"
 
 
-def authn_request_redirect(sp: SPIdentity, sso_url: str, *, login_hint: str = "") -> tuple[str, str]:
-    """Return (request id, URL to redirect the browser to).
+def authn_request_redirect(sp: SPIdentity, sso_url: str, *, login_hint: str = "",
+                           signing_key: SPKeyPair | None = None) -> tuple[str, str]:
+    """Return (request id, URL to redirect the browser to); signed with ``signing_key`` if given.
 
     No RelayState is sent: where to go afterwards stays in this site's signed
     pending-request cookie, and SAML limits RelayState to 80 bytes anyway.
@@ -40,6 +43,8 @@ def authn_request_redirect(sp: SPIdentity, sso_url: str, *, login_hint: str = ""
     )
     info = http_redirect_message(request.to_string().decode("utf-8"), sso_url, typ="SAMLRequest")
     location = dict(info["headers"])["Location"]
+    if signing_key is not None:
+        location = sign_redirect(location, signing_key)
     if login_hint:
         parts = urlsplit(location)
         query = f"{parts.query}&{urlencode({'login_hint': login_hint})}"

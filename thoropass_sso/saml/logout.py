@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from ..exceptions import SignInRejected
+from ..keys import SPKeyPair
 from ..reasons import Reason
 from .authn_request import new_request_id
 from .pysaml2 import http_redirect_message, saml, samlp
 from .redirect_binding import RedirectMessage, verify_redirect_signature
+from .redirect_signing import sign_redirect
 from .response import Expectations, IdpTrust
 from .sp import SPIdentity
 from .timestamps import format_instant, parse_instant
@@ -34,15 +36,16 @@ STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 
 
 def _location(message: samlp.LogoutRequest | samlp.LogoutResponse, slo_url: str, *,
-              typ: str, relay_state: str) -> str:
+              typ: str, relay_state: str, signing_key: SPKeyPair | None) -> str:
     info = http_redirect_message(message.to_string().decode("utf-8"), slo_url,
                                  relay_state=relay_state, typ=typ)
-    return dict(info["headers"])["Location"]
+    location = dict(info["headers"])["Location"]
+    return sign_redirect(location, signing_key) if signing_key is not None else location
 
 
 def logout_request_redirect(
     sp: SPIdentity, slo_url: str, *, name_id: str, name_id_format: str, session_index: str,
-    relay_state: str = "",
+    relay_state: str = "", signing_key: SPKeyPair | None = None,
 ) -> tuple[str, str]:
     """Return (request id, URL sending the browser to Entra with our LogoutRequest)."""
     request_id = new_request_id()
@@ -55,11 +58,13 @@ def logout_request_redirect(
         name_id=saml.NameID(text=name_id, format=name_id_format or None),
         session_index=[samlp.SessionIndex(text=session_index)] if session_index else None,
     )
-    return request_id, _location(request, slo_url, typ="SAMLRequest", relay_state=relay_state)
+    return request_id, _location(request, slo_url, typ="SAMLRequest", relay_state=relay_state,
+                                 signing_key=signing_key)
 
 
 def logout_response_redirect(
-    sp: SPIdentity, slo_url: str, *, in_response_to: str, relay_state: str = ""
+    sp: SPIdentity, slo_url: str, *, in_response_to: str, relay_state: str = "",
+    signing_key: SPKeyPair | None = None,
 ) -> str:
     """The URL answering Entra's LogoutRequest with a Success LogoutResponse."""
     response = samlp.LogoutResponse(
@@ -71,7 +76,8 @@ def logout_response_redirect(
         issuer=saml.Issuer(text=sp.entity_id),
         status=samlp.Status(status_code=samlp.StatusCode(value=STATUS_SUCCESS)),
     )
-    return _location(response, slo_url, typ="SAMLResponse", relay_state=relay_state)
+    return _location(response, slo_url, typ="SAMLResponse", relay_state=relay_state,
+                     signing_key=signing_key)
 
 
 @dataclass(frozen=True)

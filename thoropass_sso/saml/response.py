@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from .timestamps import parse_instant
 from .xml import NS, MalformedXML, UnsafeXML, parse_untrusted, text_of
 
 if TYPE_CHECKING:
+    from .decrypt import Decrypter
     from .redirect_binding import PublicKey
 
 _GUID_RE = re.compile(r"^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$")
@@ -56,6 +58,8 @@ class Expectations:
     max_age: timedelta
     allow_sha1: bool
     max_bytes: int
+    # This site's decryption keys (THOROPASS_SSO['ENCRYPTION_KEYS']); None: no token encryption.
+    decrypter: Decrypter | None = None
 
 
 class IdpTrust:
@@ -89,9 +93,18 @@ class ParsedResponse:
     for choosing whose keys to verify with (registry.py), never for trust.
     """
 
-    root: etree._Element
-    assertion: etree._Element
+    root: etree._Element  # as posted: what a Response signature covers
+    # The assertion, decrypted when it came encrypted; None while decryption waits for the
+    # Response signature to verify (a signed response with its own Issuer).
+    assertion: etree._Element | None
     claimed_issuer: str
+    # ``root`` with the EncryptedAssertion replaced by ``assertion``; ``root`` itself otherwise.
+    tree: etree._Element | None = None
+    encrypted: bool = False
+
+    @property
+    def document(self) -> etree._Element:
+        return self.tree if self.tree is not None else self.root
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,9 @@ class VerifiedAssertion:
     issue_instant: datetime
     not_on_or_after: datetime
     claims: EntraClaims
+    # AuthnStatement@SessionNotOnOrAfter: Entra's bound on the session this sign-in starts.
+    session_not_on_or_after: datetime | None = None
+    encrypted: bool = False
 
     @property
     def is_unsolicited(self) -> bool:
@@ -155,6 +171,17 @@ def _at_most_one(parent: etree._Element, path: str, what: str) -> etree._Element
     return found[0] if found else None
 
 
+_KNOWN_ASSERTION_CHILDREN = frozenset({
+    f"{{{SAML}}}Issuer", f"{{{NS['ds']}}}Signature", f"{{{SAML}}}Subject", f"{{{SAML}}}Conditions",
+    f"{{{SAML}}}AuthnStatement", f"{{{SAML}}}AttributeStatement",
+})
+# OneTimeUse is honoured by construction (every assertion id is used once); ProxyRestriction
+# limits assertions this site would issue, and it issues none.
+_KNOWN_CONDITIONS = frozenset({
+    f"{{{SAML}}}AudienceRestriction", f"{{{SAML}}}OneTimeUse", f"{{{SAML}}}ProxyRestriction",
+})
+
+
 def _single_value(attributes: dict[str, list[str]], claim: str, what: str) -> None:
     """A key claim must carry one value: with two, "the first" is an arbitrary choice."""
     if len(attributes.get(claim, [])) > 1:
@@ -180,8 +207,7 @@ class ResponseVerifier:
             raise _reject(Reason.FORBIDDEN_XML, str(exc)) from None
         except MalformedXML:
             raise _reject(Reason.MALFORMED, "not well-formed XML") from None
-        assertion, issuer = self._check_structure(root)
-        return ParsedResponse(root=root, assertion=assertion, claimed_issuer=issuer)
+        return self._check_structure(root)
 
     def verify(self, parsed: ParsedResponse, trust: IdpTrust, *, now: datetime) -> VerifiedAssertion:
         """Every check, with ``trust``'s keys, issuer and tenant; raises SignInRejected."""
@@ -189,15 +215,29 @@ class ResponseVerifier:
             # The caller routes by the claimed issuer, so this only fires when a caller
             # hands over another connection's trust: never verify with the wrong keys.
             raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the connection's")
-        self._verify_signatures(parsed.root, parsed.assertion, trust)
-        return self._check_assertion(parsed.root, parsed.assertion, trust, now)
+        if parsed.assertion is None:
+            # Signed response, encrypted assertion: the signature over the ciphertext is
+            # checked first, so altered ciphertext never reaches the decryption at all.
+            self._verify_signatures(parsed, trust, response_only=True)
+            encrypted = parsed.root.find("saml:EncryptedAssertion", NS)
+            tree, assertion = self._decrypted(parsed.root, encrypted)
+            self._check_assertion_issuer(assertion, parsed.claimed_issuer)
+            parsed = replace(parsed, tree=tree, assertion=assertion)
+            self._verify_signatures(parsed, trust, assertion_only=True)
+        else:
+            self._verify_signatures(parsed, trust)
+        verified = self._check_assertion(parsed.document, parsed.assertion, trust, now)
+        return replace(verified, encrypted=parsed.encrypted)
 
     # -- structure ---------------------------------------------------------
-    def _check_structure(self, root: etree._Element) -> tuple[etree._Element, str]:
+    def _check_structure(self, root: etree._Element) -> ParsedResponse:
         if root.tag != f"{{{SAMLP}}}Response":
             raise _reject(Reason.NOT_A_RESPONSE, "root is not samlp:Response")
         if root.get("Version") != "2.0":
             raise _reject(Reason.WRONG_VERSION, "Version is not 2.0")
+        if not root.get("ID"):
+            # Required by the schema; refused even when only the assertion is signed.
+            raise _reject(Reason.MALFORMED, "Response has no ID")
         if has_duplicate_ids(root):
             raise _reject(Reason.DUPLICATE_ID, "an ID value appears twice")
         destination = root.get("Destination")
@@ -210,45 +250,98 @@ class ResponseVerifier:
             word = (status_value or "").rsplit(":", 1)[-1]
             raise _reject(Reason.IDP_ERROR_STATUS,
                           f"status {word if _STATUS_WORD.fullmatch(word) else 'unrecognised'}")
-        if root.find(".//saml:EncryptedAssertion", NS) is not None:
-            raise _reject(Reason.ENCRYPTED_ASSERTION, "EncryptedAssertion")
         assertions = root.findall(".//saml:Assertion", NS)
-        direct = root.findall("saml:Assertion", NS)
-        if len(assertions) != 1 or len(direct) != 1:
-            raise _reject(Reason.ASSERTION_COUNT, f"{len(assertions)} assertions")
-        assertion = direct[0]
+        encrypted = root.findall(".//saml:EncryptedAssertion", NS)
+        direct = root.findall("saml:Assertion", NS) + root.findall("saml:EncryptedAssertion", NS)
+        if len(assertions) + len(encrypted) != 1 or len(direct) != 1:
+            raise _reject(Reason.ASSERTION_COUNT,
+                          f"{len(assertions)} assertions, {len(encrypted)} encrypted")
+        response_issuer = text_of(_at_most_one(root, "saml:Issuer", "Response Issuer"))
+        if encrypted:
+            if not self.expect.decrypter:
+                raise _reject(Reason.ENCRYPTED_ASSERTION, "EncryptedAssertion, and no decryption key")
+            if response_issuer and root.find("ds:Signature", NS) is not None:
+                return ParsedResponse(root=root, assertion=None, claimed_issuer=response_issuer,
+                                      encrypted=True)
+            tree, assertion = self._decrypted(root, encrypted[0])
+        else:
+            tree, assertion = root, assertions[0]
+        claimed = self._check_assertion_issuer(assertion, response_issuer)
+        return ParsedResponse(root=root, assertion=assertion, claimed_issuer=claimed, tree=tree,
+                              encrypted=bool(encrypted))
+
+    @staticmethod
+    def _check_assertion_issuer(assertion: etree._Element, response_issuer: str) -> str:
         if assertion.get("Version") != "2.0":
             raise _reject(Reason.WRONG_VERSION, "Assertion Version is not 2.0")
         claimed = text_of(_at_most_one(assertion, "saml:Issuer", "Assertion Issuer"))
         if not claimed:
             raise _reject(Reason.WRONG_ISSUER, "Assertion has no Issuer")
-        response_issuer = _at_most_one(root, "saml:Issuer", "Response Issuer")
-        if response_issuer is not None and text_of(response_issuer) != claimed:
+        if response_issuer and response_issuer != claimed:
             raise _reject(Reason.WRONG_ISSUER, "Response and Assertion Issuers differ")
-        return assertion, claimed
+        return claimed
 
-    def _verify_signatures(self, root: etree._Element, assertion: etree._Element,
-                           trust: IdpTrust) -> None:
-        """Verify every signature present with ``trust``'s keys; they must cover ``assertion``."""
-        signatures = root.findall(f".//{{{NS['ds']}}}Signature")
-        allowed = {root, assertion}
-        for signature in signatures:
+    def _decrypted(self, root: etree._Element, encrypted: etree._Element
+                   ) -> tuple[etree._Element, etree._Element]:
+        """A copy of ``root`` with its EncryptedAssertion decrypted in place, and the assertion.
+
+        ``root`` itself is kept as posted: a Response signature covers the ciphertext.
+        """
+        assertion = self.expect.decrypter.decrypt(encrypted, f"{{{SAML}}}Assertion")
+        tree = copy.deepcopy(root)
+        placeholder = tree.find("saml:EncryptedAssertion", NS)
+        tree.replace(placeholder, assertion)
+        assertion = tree.find("saml:Assertion", NS)
+        # The plaintext passes the same structural rules as a plaintext assertion.
+        if has_duplicate_ids(tree):
+            raise _reject(Reason.DUPLICATE_ID, "an ID value appears twice")
+        nested = len(tree.findall(".//saml:Assertion", NS)) + len(
+            tree.findall(".//saml:EncryptedAssertion", NS))
+        if nested != 1:
+            raise _reject(Reason.ASSERTION_COUNT, "an assertion inside the encrypted assertion")
+        return tree, assertion
+
+    def _verify_signatures(self, parsed: ParsedResponse, trust: IdpTrust, *,
+                           response_only: bool = False, assertion_only: bool = False) -> None:
+        """Verify every signature present with ``trust``'s keys; they must cover the assertion.
+
+        An encrypted assertion's own signature is checked on the plaintext, the
+        Response's (which covers the ciphertext) on the document as posted --
+        before decryption when the Response is signed (``response_only``, then
+        ``assertion_only`` once decrypted).
+        """
+        root, tree, assertion = parsed.root, parsed.document, parsed.assertion
+        allowed = {root, assertion} if not parsed.encrypted else {root}
+        for signature in root.findall(f".//{{{NS['ds']}}}Signature"):
             if signature.getparent() not in allowed:
                 raise _reject(Reason.SIGNATURE_REFERENCE, "signature in an unexpected place")
+        if parsed.encrypted and assertion is not None:
+            for signature in assertion.findall(f".//{{{NS['ds']}}}Signature"):
+                if signature.getparent() is not assertion:
+                    raise _reject(Reason.SIGNATURE_REFERENCE, "signature in an unexpected place")
         response_signatures = root.findall("ds:Signature", NS)
-        assertion_signatures = assertion.findall("ds:Signature", NS)
+        assertion_signatures = assertion.findall("ds:Signature", NS) if assertion is not None else []
         if len(response_signatures) > 1 or len(assertion_signatures) > 1:
             raise _reject(Reason.SIGNATURE_REFERENCE, "more than one signature on an element")
-        if not signatures:
+        if response_only:
+            assertion_signatures = []
+        elif assertion_only:
+            response_signatures = []
+        elif not response_signatures and not assertion_signatures:
+            # An encrypted assertion proves nothing by itself: anyone can encrypt to our
+            # published certificate.
             raise _reject(Reason.UNSIGNED, "neither the response nor the assertion is signed")
         backend = trust.signature_backend
-        backend.prepare(root)
-        for signature in signatures:
-            try:
-                check_signature_shape(signature, allow_sha1=self.expect.allow_sha1)
-                trust.last_key = backend.verify(signature, trust.last_key)
-            except SignatureProblem as problem:
-                raise _reject(problem.reason, problem.detail) from None
+        for document, signatures in ((root, response_signatures), (tree, assertion_signatures)):
+            if not signatures:
+                continue
+            backend.prepare(document)
+            for signature in signatures:
+                try:
+                    check_signature_shape(signature, allow_sha1=self.expect.allow_sha1)
+                    trust.last_key = backend.verify(signature, trust.last_key)
+                except SignatureProblem as problem:
+                    raise _reject(problem.reason, problem.detail) from None
         # Every signature present verified, each covering its parent element by
         # ID, IDs are unique and there is exactly one assertion: the assertion
         # is the signed one (directly, or inside the signed response).
@@ -265,6 +358,7 @@ class ResponseVerifier:
         # Read again from the verified element (parse() read it before any signature check).
         if text_of(assertion.find("saml:Issuer", NS)) != trust.issuer:
             raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the connection's")
+        self._check_children(assertion)
 
         issue_instant = _instant(assertion, "IssueInstant", required=True)
         for instant in (issue_instant, _instant(root, "IssueInstant", required=True)):
@@ -275,9 +369,9 @@ class ResponseVerifier:
 
         # Subject: a non-empty NameID and one bearer confirmation addressed to us.
         subject = _at_most_one(assertion, "saml:Subject", "Subject")
-        name_id_element = (
-            _at_most_one(subject, "saml:NameID", "NameID") if subject is not None else None
-        )
+        if subject is None:
+            raise _reject(Reason.MISSING_NAME_ID, "no Subject")
+        name_id_element = self._name_id(subject, trust)
         name_id = text_of(name_id_element)
         if not name_id:
             raise _reject(Reason.MISSING_NAME_ID, "NameID missing or empty")
@@ -314,6 +408,11 @@ class ResponseVerifier:
             raise _reject(Reason.NOT_YET_VALID, "Conditions NotBefore in the future")
         if not_on_or_after is not None and now - skew >= not_on_or_after:
             raise _reject(Reason.EXPIRED, "Conditions expired")
+        for condition in conditions:
+            if isinstance(condition.tag, str) and condition.tag not in _KNOWN_CONDITIONS:
+                # SAML core 2.5.1.5: a condition not understood makes the assertion
+                # Indeterminate -- never valid.
+                raise _reject(Reason.UNSUPPORTED_ELEMENT, "a condition this site does not know")
         restrictions = conditions.findall("saml:AudienceRestriction", NS)
         if not restrictions:
             raise _reject(Reason.WRONG_AUDIENCE, "no AudienceRestriction")
@@ -326,10 +425,16 @@ class ResponseVerifier:
         authn_statement = _at_most_one(assertion, "saml:AuthnStatement", "AuthnStatement")
         if authn_statement is None:
             raise _reject(Reason.MALFORMED, "no AuthnStatement")
+        _instant(authn_statement, "AuthnInstant", required=True)
+        if authn_statement.find("saml:AuthnContext", NS) is None:
+            raise _reject(Reason.MALFORMED, "AuthnStatement without AuthnContext")
         session_index = authn_statement.get("SessionIndex", "")
+        session_end = _instant(authn_statement, "SessionNotOnOrAfter", required=False)
+        if session_end is not None and now - skew >= session_end:
+            raise _reject(Reason.EXPIRED, "SessionNotOnOrAfter passed")
 
         attributes: dict[str, list[str]] = {}
-        for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
+        for attribute in self._attributes(assertion):
             name = attribute.get("Name", "")
             values = [text_of(v) for v in attribute.findall("saml:AttributeValue", NS)]
             attributes.setdefault(name, []).extend(values)
@@ -365,4 +470,53 @@ class ResponseVerifier:
             issue_instant=issue_instant,
             not_on_or_after=expires,
             claims=claims,
+            session_not_on_or_after=session_end,
         )
+
+    # -- what else an assertion can say (docs/security.md, "Every part of a response") --
+    @staticmethod
+    def _check_children(assertion: etree._Element) -> None:
+        """Only the statements this site acts on; anything else is refused, not skipped."""
+        for child in assertion:
+            if isinstance(child.tag, str) and child.tag not in _KNOWN_ASSERTION_CHILDREN:
+                # AuthzDecisionStatement, a custom Statement, Advice: Entra sends none, and a
+                # statement this site cannot evaluate must not pass for one it did.
+                raise _reject(Reason.UNSUPPORTED_ELEMENT,
+                              f"assertion carries {etree.QName(child).localname}")
+
+    def _name_id(self, subject: etree._Element, trust: IdpTrust) -> etree._Element | None:
+        """The Subject's NameID -- decrypted from an EncryptedID -- with its qualifiers checked."""
+        if subject.find("saml:BaseID", NS) is not None:
+            raise _reject(Reason.MISSING_NAME_ID, "BaseID instead of NameID")
+        encrypted = _at_most_one(subject, "saml:EncryptedID", "EncryptedID")
+        element = _at_most_one(subject, "saml:NameID", "NameID")
+        if encrypted is not None:
+            if element is not None:
+                raise _reject(Reason.MALFORMED, "both NameID and EncryptedID")
+            if not self.expect.decrypter:
+                raise _reject(Reason.ENCRYPTED_ELEMENT, "EncryptedID, and no decryption key")
+            element = self.expect.decrypter.decrypt(encrypted, f"{{{SAML}}}NameID")
+        if element is None:
+            return None
+        sp_qualifier = element.get("SPNameQualifier")
+        if sp_qualifier is not None and sp_qualifier not in (self.expect.audience,
+                                                             f"spn:{self.expect.audience}"):
+            raise _reject(Reason.WRONG_AUDIENCE, "NameID SPNameQualifier names another SP")
+        idp_qualifier = element.get("NameQualifier")
+        if idp_qualifier is not None and idp_qualifier != trust.issuer:
+            raise _reject(Reason.WRONG_ISSUER, "NameID NameQualifier names another IdP")
+        return element
+
+    def _attributes(self, assertion: etree._Element):
+        """Every Attribute of the AttributeStatements, EncryptedAttributes decrypted."""
+        for statement in assertion.findall("saml:AttributeStatement", NS):
+            for child in statement:
+                if child.tag == f"{{{SAML}}}Attribute":
+                    yield child
+                elif child.tag == f"{{{SAML}}}EncryptedAttribute":
+                    if not self.expect.decrypter:
+                        raise _reject(Reason.ENCRYPTED_ELEMENT,
+                                      "EncryptedAttribute, and no decryption key")
+                    yield self.expect.decrypter.decrypt(child, f"{{{SAML}}}Attribute")
+                elif isinstance(child.tag, str):
+                    raise _reject(Reason.UNSUPPORTED_ELEMENT, "unknown child of AttributeStatement")

@@ -38,8 +38,11 @@ def only_where_allowed(view):
 def _post_form(request: HttpRequest, standin: EntraStandIn, user: EntraUser, *,
                in_response_to: str | None, relay_state: str) -> HttpResponse:
     conf = get_settings()
+    # As Entra does once the customer uploaded the site's encryption certificate.
+    keys = conf.encryption_keys
     xml = standin.response_xml(user, acs_url=conf.acs_url, audience=conf.sp_entity_id,
-                               in_response_to=in_response_to)
+                               in_response_to=in_response_to,
+                               encrypt_for=keys[0].cert_pem if keys else None)
     return render(request, "thoropass_sso_standin/post.html", {
         "acs_url": conf.acs_url,
         "saml_response": standin.post_binding_value(xml),
@@ -73,6 +76,12 @@ def sso(request: HttpRequest, tenant_id: str) -> HttpResponse:
         # Single logout: Entra ends its session and answers with a signed LogoutResponse.
         return HttpResponseRedirect(standin.logout_response_url(
             get_settings().logout_url, in_response_to=message.id, relay_state=relay_state or None))
+    if request.method == "GET" and "Signature" in request.GET:
+        # "Require verification certificates": check it as Entra would.
+        signing = get_settings().signing_key
+        raw = "?" + request.META.get("QUERY_STRING", "")  # the octets as signed, undecoded
+        if signing is None or not standin.request_signature_valid(raw, signing.cert_pem):
+            return HttpResponseBadRequest("AADSTS75005: the request's signature is not valid")
     try:
         authn = standin.read_authn_request(f"?SAMLRequest={quote(saml_request, safe='')}")
     except Exception:  # noqa: BLE001 - any undecodable request is the SP's error

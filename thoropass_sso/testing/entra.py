@@ -236,6 +236,26 @@ class EntraStandIn:
                 self._idp = _EntraServer(config=config)
             return self._idp
 
+    def request_signature_valid(self, location: str, sp_certificate_pem: bytes) -> bool:
+        """Does the Redirect-binding signature of ``location`` verify with the SP's certificate?
+
+        What Entra checks when the app's "Require verification certificates" is on.
+        """
+        from ..exceptions import SignInRejected
+        from ..saml.redirect_binding import (
+            load_public_keys,
+            parse_redirect_query,
+            verify_redirect_signature,
+        )
+
+        try:
+            message = parse_redirect_query(urlsplit(location).query, max_bytes=1024 * 1024)
+            verify_redirect_signature(message, load_public_keys([sp_certificate_pem]),
+                                      allow_sha1=False)
+        except SignInRejected:
+            return False
+        return True
+
     def read_authn_request(self, location: str) -> AuthnRequestInfo:
         """Decode the AuthnRequest an SP sent with the HTTP-Redirect binding."""
         query = parse_qs(urlsplit(location).query)
@@ -262,8 +282,19 @@ class EntraStandIn:
         issued_at: datetime | None = None,
         lifetime: timedelta = timedelta(minutes=75),
         mutate: Mutation | None = None,
+        encrypt_for: bytes | None = None,
+        key_transport: str = "rsa-oaep",
+        content_encryption: str = "aes256-gcm",
+        mutate_encrypted: Mutation | None = None,
     ) -> bytes:
-        """A signed SAML Response for ``user`` as Entra would send it."""
+        """A signed SAML Response for ``user`` as Entra would send it.
+
+        ``encrypt_for`` (the SP's certificate, PEM) turns on Entra's token encryption:
+        the assertion is signed, then encrypted (``key_transport`` "rsa-oaep" or
+        "rsa-1_5"; ``content_encryption`` "aes256-gcm", "aes128-cbc", ...), then the
+        response is signed if asked. ``mutate_encrypted`` edits the result before the
+        response signature (tampering with the ciphertext, say).
+        """
         server = self._server()
         now = issued_at or datetime.now(UTC)
         name_id = saml.NameID(format=saml.NAMEID_FORMAT_EMAILADDRESS, text=user.upn)
@@ -286,6 +317,14 @@ class EntraStandIn:
         xml = etree.tostring(root)
         if sign_assertion:
             xml = self.sign(xml, "Assertion", sign_alg=sign_alg, digest_alg=digest_alg)
+        if encrypt_for is not None:
+            root = etree.fromstring(xml)
+            encrypt_element(root.find(f"{{{NS_SAML}}}Assertion"), encrypt_for,
+                            container=f"{{{NS_SAML}}}EncryptedAssertion",
+                            key_transport=key_transport, content=content_encryption)
+            if mutate_encrypted is not None:
+                mutate_encrypted(root)
+            xml = etree.tostring(root)
         if sign_response:
             xml = self.sign(xml, "Response", sign_alg=sign_alg, digest_alg=digest_alg)
         return xml
@@ -492,6 +531,48 @@ def sign_element(target: etree._Element, pair: SigningKeyPair, *, position: int 
     context.sign(signature)
 
 
+_KEY_TRANSPORTS = {"rsa-oaep": "TransformRsaOaep", "rsa-1_5": "TransformRsaPkcs1"}
+_CONTENT = {"aes128-cbc": ("TransformAes128Cbc", 128), "aes192-cbc": ("TransformAes192Cbc", 192),
+            "aes256-cbc": ("TransformAes256Cbc", 256), "aes128-gcm": ("TransformAes128Gcm", 128),
+            "aes256-gcm": ("TransformAes256Gcm", 256)}
+
+
+def encrypt_element(target: etree._Element, recipient_cert_pem: bytes, *, container: str,
+                    key_transport: str = "rsa-oaep", content: str = "aes256-gcm") -> etree._Element:
+    """Replace ``target`` by ``<container><xenc:EncryptedData>`` for the recipient, as Entra does.
+
+    A fresh AES key encrypts the element; the recipient's RSA key (from its certificate)
+    encrypts the AES key, carried in the EncryptedData's KeyInfo.
+    """
+    import xmlsec
+
+    constants = xmlsec.constants
+    # Entra's plaintext declares its own namespaces; make the element stand on its own.
+    standalone = etree.fromstring(etree.tostring(target))
+    target.getparent().replace(target, standalone)
+    target = standalone
+    parent = target.getparent()
+    wrapper = etree.Element(container)
+    parent.replace(target, wrapper)
+    wrapper.append(target)
+    transform, bits = _CONTENT[content]
+    data = xmlsec.template.encrypted_data_create(
+        wrapper, getattr(constants, transform), type=constants.TypeEncElement, ns="xenc")
+    xmlsec.template.encrypted_data_ensure_cipher_value(data)
+    info = xmlsec.template.encrypted_data_ensure_key_info(data, ns="ds")
+    encrypted_key = xmlsec.template.add_encrypted_key(
+        info, getattr(constants, _KEY_TRANSPORTS[key_transport]))
+    xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(recipient_cert_pem, constants.KeyDataFormatCertPem, None))
+    context = xmlsec.EncryptionContext(manager)
+    context.key = xmlsec.Key.generate(constants.KeyDataAes, bits, constants.KeyDataTypeSession)
+    encrypted = context.encrypt_xml(data, target)
+    if encrypted.getparent() is None:
+        wrapper.append(encrypted)
+    return wrapper
+
+
 def sign_metadata(document: bytes, pair: SigningKeyPair) -> bytes:
     """Sign an EntityDescriptor (by its ID) with python-xmlsec, as Entra signs its metadata."""
     root = etree.fromstring(document)
@@ -501,4 +582,4 @@ def sign_metadata(document: bytes, pair: SigningKeyPair) -> bytes:
 
 
 __all__ = ["AuthnRequestInfo", "EntraStandIn", "EntraUser", "LogoutMessageInfo", "entra_quote",
-           "sign_element", "sign_metadata"]
+           "encrypt_element", "sign_element", "sign_metadata"]

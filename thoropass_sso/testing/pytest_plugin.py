@@ -41,10 +41,24 @@ SETTING_NAME = "THOROPASS_SSO"
 
 @dataclass
 class EntraSSO:
-    """The stand-in tenant wired to the site under test."""
+    """The stand-in tenant wired to the site under test.
+
+    ``encrypt``: responses come with token encryption, for the site's first
+    ENCRYPTION_KEYS certificate (the ``entra_sso_encrypted`` fixture turns it on).
+    """
 
     standin: EntraStandIn
     base_url: str = TEST_BASE_URL
+    encrypt: bool = False
+
+    def _options(self, encrypt: bool | None) -> dict[str, Any]:
+        if not (self.encrypt if encrypt is None else encrypt):
+            return {}
+        from ..conf import get_settings
+
+        keys = get_settings().encryption_keys
+        assert keys, "encrypt=True needs THOROPASS_SSO['ENCRYPTION_KEYS'] (entra_sso_encrypted)"
+        return {"encrypt_for": keys[0].cert_pem}
 
     @property
     def acs_url(self) -> str:
@@ -59,19 +73,21 @@ class EntraSSO:
         return EntraUser(upn=upn, **fields)
 
     def sign_in(self, client: Client, user: EntraUser | None = None, *,
-                next_path: str | None = None, **fields: Any):
+                next_path: str | None = None, encrypt: bool | None = None, **fields: Any):
         """SP-initiated sign-in; returns the ACS response (302 to ``next_path`` on success)."""
         from .flows import sign_in
 
-        return sign_in(client, self.standin, user or self.user(**fields), next_path=next_path)
+        return sign_in(client, self.standin, user or self.user(**fields), next_path=next_path,
+                       **self._options(encrypt))
 
     def launch(self, client: Client, user: EntraUser | None = None, *,
-               relay_state: str | None = None, **fields: Any):
+               relay_state: str | None = None, encrypt: bool | None = None, **fields: Any):
         """IdP-initiated sign-in, as from the My Apps tile."""
         from .flows import idp_initiated
 
         return idp_initiated(client, self.standin, user or self.user(**fields),
-                             acs_url=self.acs_url, audience=self.entity_id, relay_state=relay_state)
+                             acs_url=self.acs_url, audience=self.entity_id, relay_state=relay_state,
+                             **self._options(encrypt))
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +121,17 @@ def entra_sso(settings, db, entra_standin, entra_metadata_server) -> Iterator[En
     forget_runtime()
     if current.get("REPLAY_CACHE"):
         caches[current["REPLAY_CACHE"]].clear()
+
+
+@pytest.fixture
+def entra_sso_encrypted(entra_sso, settings, tmp_path) -> EntraSSO:
+    """``entra_sso`` with Entra's token encryption: the site gets an encryption key (a fresh
+    file in ``tmp_path``), requires encrypted assertions, and every response is encrypted."""
+    from ..keys import create_key_file
+
+    path = tmp_path / "sp-encryption.pem"
+    create_key_file(path, "thoropass_sso test encryption")
+    setattr(settings, SETTING_NAME, {**getattr(settings, SETTING_NAME),
+                                      "ENCRYPTION_KEYS": [str(path)], "REQUIRE_ENCRYPTION": True})
+    entra_sso.encrypt = True
+    return entra_sso

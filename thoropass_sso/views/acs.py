@@ -68,6 +68,16 @@ def _posted_response(request: HttpRequest) -> str | None:
         raise SignInRejected(Reason.MALFORMED, "request body refused by Django") from None
 
 
+def bound_session(request: HttpRequest, sign_in: SignIn) -> None:
+    """Never let the Django session outlive Entra's SessionNotOnOrAfter (only ever shorten it)."""
+    end = sign_in.assertion.session_not_on_or_after
+    if end is None:
+        return
+    session = request.session
+    if end < session.get_expiry_date():
+        session.set_expiry(max(1, int((end - clock.now()).total_seconds())))
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(never_cache, name="dispatch")
 class AssertionConsumerServiceView(View):
@@ -96,6 +106,9 @@ class AssertionConsumerServiceView(View):
             parsed = verifier.parse(saml_response)
             runtime = registry.for_issuer(parsed.claimed_issuer)
             connection = runtime.config
+            if connection.policy.require_encryption and not parsed.encrypted:
+                raise SignInRejected(Reason.ENCRYPTION_REQUIRED,
+                                     "an assertion in the clear from a connection that encrypts")
             now = clock.now()
             sign_in = SignIn(request=request, connection=connection,
                              assertion=verifier.verify(parsed, runtime.trust, now=now))
@@ -121,6 +134,7 @@ class AssertionConsumerServiceView(View):
             if report is not None:
                 return self._finish(request, report, sign_in)
             auth.login(request, user)
+            bound_session(request, sign_in)
         except (MetadataNotStored, ConfigurationError) as exc:
             return not_configured(request, exc, connection=connection)
         except SignInRejected as rejection:

@@ -32,7 +32,7 @@ from ..exceptions import ConfigurationError, ConnectionNotFound, MetadataNotStor
 from ..pending import PURPOSE_SIGN_IN, remember_request
 from ..redirects import default_login_redirect, safe_relative_path
 from ..registry import registry
-from ..runtime import ConnectionRuntime
+from ..runtime import ConnectionRuntime, signing_key_for
 from ..saml.authn_request import authn_request_redirect
 from .errors import missing_tables, not_configured
 
@@ -46,8 +46,10 @@ def begin_sign_in(request: HttpRequest, runtime: ConnectionRuntime, next_path: s
                   login_hint: str = "", purpose: str = PURPOSE_SIGN_IN,
                   actor_id: str = "") -> HttpResponse:
     """Send the browser to ``runtime``'s tenant with an AuthnRequest, remembering why."""
+    conf = get_settings()
     request_id, location = authn_request_redirect(
-        get_settings().sp_identity, runtime.metadata.sso_url, login_hint=login_hint[:256])
+        conf.sp_identity, runtime.metadata.sso_url, login_hint=login_hint[:256],
+        signing_key=signing_key_for(runtime.config, conf))
     response = HttpResponseRedirect(location)
     remember_request(request, response, request_id, next_path, connection=runtime.config.name,
                      purpose=purpose, actor_id=actor_id)

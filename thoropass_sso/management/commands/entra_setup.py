@@ -9,6 +9,7 @@ one Sign-on URL). Reads settings and the database only; never the network.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
@@ -67,10 +68,34 @@ class Command(BaseCommand):
             lines.append(_row("App Federation Metadata Url (fetched from)", conf.metadata_url))
             lines.extend(self._stored_state(conf.CONNECTION))
             others = others.exclude(name=conf.CONNECTION)
+        lines.extend(self._own_certificates(conf))
         count = others.count()
         if count or not conf.defines_connection:
             lines.append(f"Customers' connections: {count} (manage.py entra_connection list); "
                          "every tenant uses the values above")
+        return lines
+
+    def _own_certificates(self, conf) -> list[str]:
+        """The certificates a customer uploads in Entra, each also written as a .cer file."""
+        lines: list[str] = []
+        for title, pairs in (
+                ("Token encryption (Single sign-on > Token encryption > Import certificate; "
+                 "Entra ID P1/P2)", conf.encryption_keys),
+                ("Signed requests ('Require verification certificates'; Entra then disables "
+                 "IdP-initiated sign-in and the Test button)",
+                 (conf.signing_key,) if conf.signing_key is not None else ())):
+            if not pairs:
+                continue
+            lines.append(f"{title}:")
+            for pair in pairs:
+                cer = Path(pair.path).with_suffix(".cer")
+                try:
+                    cer.write_bytes(pair.cert_der)
+                    where = f"upload {cer}"
+                except OSError:
+                    where = f"could not write {cer}; base64: {pair.cert_b64}"
+                lines.append(_row("Certificate", f"{pair.certificate.subject.rfc4514_string()}, "
+                                                 f"expires {pair.not_after:%Y-%m-%d}: {where}"))
         return lines
 
     def _stored_state(self, name: str) -> list[str]:
