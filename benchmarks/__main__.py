@@ -112,7 +112,7 @@ class Site:
 
     def prepare(self) -> None:
         self.run("-m", "django", "migrate", "--verbosity", "0")
-        if self.name.startswith("ours"):
+        if self.name.startswith("ours"):  # ours, ours_many, ours_encrypted
             self.run("-m", "django", "refresh_entra_metadata")
 
     def factory(self) -> ResponseFactory:
@@ -351,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         from .connections import main as connections_main
 
         return connections_main(argv[1:])
+    if argv[:1] == ["encryption"]:
+        # `./dev bench encryption`: what token encryption adds (benchmarks/encryption.py).
+        from .encryption import main as encryption_main
+
+        return encryption_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small counts (about a minute)")

@@ -50,8 +50,10 @@ def standin_for(directory: Path) -> EntraStandIn:
 
 class ResponseFactory:
     def __init__(self, standin: EntraStandIn, *, acs_url: str, audience: str,
-                 users: list[EntraUser] | None = None) -> None:
+                 users: list[EntraUser] | None = None, encrypt_for: bytes | None = None) -> None:
         self.standin = standin
+        # The SP's certificate: responses then come with token encryption, as from Entra.
+        self.encrypt_for = encrypt_for
         # The stand-in builds one unsigned response per user (pysaml2, no signing).
         self.templates = [
             etree.fromstring(standin.response_xml(user, acs_url=acs_url, audience=audience,
@@ -86,6 +88,11 @@ class ResponseFactory:
         context.key = self.key
         context.register_id(assertion, "ID")
         context.sign(signature)
+        if self.encrypt_for is not None:
+            from thoropass_sso.testing.entra import encrypt_element
+
+            encrypt_element(assertion, self.encrypt_for,
+                            container=f"{{{NS_SAML}}}EncryptedAssertion")
         return etree.tostring(root)
 
     def post_value(self, tenant_id: str | None = None) -> str:

@@ -153,3 +153,61 @@ def test_a_second_customer_added_with_the_command_signs_in_through_the_same_acs(
                                  allow_redirects=False, timeout=30)
             assert found.headers["Location"].startswith(fabrikam.sso_url)
             assert "login_hint=nestor%40fabrikam.example" in found.headers["Location"]
+
+
+def test_token_encryption_on_request(tmp_path, listener):
+    """THOROPASS_SSO_ENCRYPTION=1: a key made once, published, and required of the tenant."""
+    import base64
+
+    from lxml import etree
+
+    port = listener.port
+    with MetadataServer() as idp_host:
+        entra = EntraStandIn(tmp_path / "idp", base_url=idp_host.base_url)
+        idp_host.set(entra.metadata_path.split("?")[0], Reply(body=entra.metadata_xml()))
+        env = example_env(tmp_path, port, metadata_url=idp_host.url(entra.metadata_path))
+        env["THOROPASS_SSO_ENCRYPTION"] = "1"
+        prepare(env)
+        key_file = tmp_path / "state" / "sp-encryption.pem"
+        first = key_file.read_bytes()
+        grace = EntraUser(upn="grace@contoso.example", email="grace@contoso.example")
+        with gunicorn(env, listener) as base:
+            acs_url, entity_id = f"{base}/saml2/acs/", f"{base}/saml2/metadata/"
+            metadata = etree.fromstring(requests.get(entity_id, timeout=30).content)
+            certificate = metadata.find(
+                ".//{urn:oasis:names:tc:SAML:2.0:metadata}KeyDescriptor[@use='encryption']"
+                "//{http://www.w3.org/2000/09/xmldsig#}X509Certificate").text
+            pem = (b"-----BEGIN CERTIFICATE-----\n" + certificate.encode()
+                   + b"\n-----END CERTIFICATE-----\n")
+            plain = entra.response_xml(grace, acs_url=acs_url, audience=entity_id)
+            refused = requests.post(acs_url, allow_redirects=False, timeout=30,
+                                    data={"SAMLResponse": entra.post_binding_value(plain)})
+            assert refused.status_code == 403 and 'data-reason="encryption_required"' in refused.text
+            encrypted = entra.response_xml(grace, acs_url=acs_url, audience=entity_id,
+                                           encrypt_for=pem)
+            assert b"EncryptedAssertion" in base64.b64decode(entra.post_binding_value(encrypted))
+            browser = requests.Session()
+            accepted = browser.post(acs_url, allow_redirects=False, timeout=30,
+                                    data={"SAMLResponse": entra.post_binding_value(encrypted)})
+            assert accepted.status_code == 302, accepted.text
+            assert browser.get(f"{base}/whoami/", timeout=30).json()["upn"] == grace.upn
+    # Made once: a second start keeps the same key (customers uploaded its certificate).
+    assert manage(env, "migrate", "--verbosity", "0").returncode == 0
+    assert key_file.read_bytes() == first
+
+
+def test_the_stand_in_encrypts_when_the_site_asks(tmp_path, listener):
+    import base64
+
+    env = example_env(tmp_path, listener.port)
+    env["THOROPASS_SSO_ENCRYPTION"] = "1"
+    prepare(env)
+    with gunicorn(env, listener) as base:
+        tile = requests.Session()
+        launched = tile.post(f"{base}/entra-standin/myapps/", data={"user": "1"}, timeout=30)
+        value = field(launched.text, "SAMLResponse")
+        assert b"EncryptedAssertion" in base64.b64decode(value)
+        acs = tile.post(f"{base}/saml2/acs/", allow_redirects=False, timeout=30,
+                        data={"SAMLResponse": value})
+        assert acs.status_code == 302, acs.text
+        assert tile.get(f"{base}/whoami/", timeout=30).json()["upn"] == "megan.bowen@contoso.example"

@@ -175,6 +175,29 @@ def test_idp_initiated_sign_ins_start_no_process_write_no_file_load_no_key_parse
     assert counts == Counter(), f"per-sign-in work that should not happen: {dict(counts)}"
 
 
+def test_encrypted_sign_ins_load_no_key_either(client_factory, entra, stored_metadata, settings,
+                                               tmp_path):
+    """Token encryption: the site's key is loaded once per process, never per sign-in."""
+    from thoropass_sso.keys import create_key_file, load_key_file
+
+    path = tmp_path / "sp.pem"
+    create_key_file(path, "perf")
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "ENCRYPTION_KEYS": [str(path)],
+                              "REQUIRE_ENCRYPTION": True}
+    site_cert = load_key_file(str(path), "t").cert_pem
+
+    def encrypted(user: EntraUser) -> str:
+        return entra.post_binding_value(entra.response_xml(
+            user, acs_url=ACS_URL, audience=SP_ENTITY_ID, encrypt_for=site_cert))
+
+    _sign_in_ok(post_response(client_factory(), encrypted(_user(99))))
+    responses = [encrypted(_user(n)) for n in range(3)]
+    with count_expensive_work() as counts:
+        for saml_response in responses:
+            _sign_in_ok(post_response(client_factory(), saml_response))
+    assert counts == Counter(), f"per-sign-in work that should not happen: {dict(counts)}"
+
+
 def test_sp_initiated_sign_in_does_none_of_it_either(client_factory, entra, stored_metadata):
     warm_up = _idp_initiated(entra, _user(99))
     _sign_in_ok(post_response(client_factory(), warm_up))

@@ -22,8 +22,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from .exceptions import ConfigurationError
-
 DEFAULT_VALID_DAYS = 3 * 365
 
 
@@ -92,6 +90,9 @@ def create_key_file(path: Path, common_name: str, *, valid_days: int = DEFAULT_V
 @cache
 def load_key_file(path: str, setting: str) -> SPKeyPair:
     """Read one key file; ConfigurationError naming the setting when it is unusable."""
+    # Imported here: create_key_file() runs from settings modules, before apps are loaded.
+    from .exceptions import ConfigurationError
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

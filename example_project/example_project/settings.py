@@ -7,6 +7,11 @@ Environment (the project's black-box contract):
 - THOROPASS_SSO_DOMAINS: optional, comma-separated email domains of the env-configured
   connection "default" (the Sign-on URL sends those addresses to it). Stand-in mode:
   contoso.example.
+- THOROPASS_SSO_ENCRYPTION: "1" turns on token encryption: an encryption key pair is
+  generated once into the state directory (EXAMPLE_STATE_DIR/sp-encryption.pem),
+  published in /saml2/metadata/, and the connection "default" requires encrypted
+  assertions (the embedded stand-in then encrypts, as Entra does once the admin
+  uploaded the certificate).
 - THOROPASS_SSO_GROUP_MAP: optional JSON object of group/role policy keys merged into
   THOROPASS_SSO (GROUP_MAP, ROLE_MAP, STAFF_GROUPS, STAFF_ROLES, SUPERUSER_GROUPS,
   SUPERUSER_ROLES, MIRROR_GROUPS, ALLOWED_GROUPS, ALLOWED_ROLES), for example
@@ -121,6 +126,15 @@ THOROPASS_SSO = {
     "METADATA_ALLOWED_HOSTS": ["127.0.0.1", "localhost", "::1"],
     "METADATA_ALLOW_HTTP": True,
 }
+if os.environ.get("THOROPASS_SSO_ENCRYPTION", "").strip() == "1":
+    from thoropass_sso.keys import create_key_file
+
+    ENCRYPTION_KEY_FILE = STATE_DIR / "sp-encryption.pem"
+    # Made once; several workers starting together race safely (the first file wins).
+    create_key_file(ENCRYPTION_KEY_FILE, "thoropass_sso example encryption")
+    THOROPASS_SSO["ENCRYPTION_KEYS"] = [str(ENCRYPTION_KEY_FILE)]
+    THOROPASS_SSO["REQUIRE_ENCRYPTION"] = True
+
 ENGINEERING = "0c8b2a55-0f1e-4a8a-9c55-2b1f6f2a7e10"
 MARKETING = "5d7e9a21-4b3c-4e2f-8a1d-9f0e7c6b5a20"
 THOROPASS_SSO_STANDIN = {
