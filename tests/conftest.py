@@ -66,7 +66,11 @@ def signature_backend(request, monkeypatch):
 
     monkeypatch.setattr(runtime, "signature_backend", recording)
     yield wanted
-    assert set(built) <= {wanted}, f"runtimes built with {built}, not only {wanted}"
+    # Something ran, and only on the wanted backend. Regression (issue 16): this used to be
+    # ``<=``, which also held when nothing was built at all -- a variant that never verified
+    # anything passed as covering the backend.
+    assert built, f"no signature was verified with {wanted} in this test"
+    assert set(built) == {wanted}, f"runtimes built with {built}, not only {wanted}"
 
 
 @pytest.fixture

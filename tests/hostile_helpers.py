@@ -54,6 +54,10 @@ DS = f"{{{NS['ds']}}}"
 
 Tamper = Callable[[etree._Element], None]
 
+# Test node id -> the reason codes it proved (tests/conftest.py writes and checks
+# docs/security-tests.md from it at the end of a full run).
+RECORD: dict[str, set[str]] = {}
+
 
 # -- XML surgery on a (signed) response ------------------------------------
 def parse(xml: bytes) -> etree._Element:
@@ -103,11 +107,60 @@ def tampered(xml: bytes, tamper: Tamper) -> bytes:
 
 
 # -- recording what the site did -------------------------------------------
-def db_snapshot() -> tuple:
-    """Every user and identity row, all columns: any create or change alters it."""
-    users = tuple(get_user_model().objects.order_by("pk").values_list())
-    identities = tuple(EntraIdentity.objects.order_by("pk").values_list())
-    return users, identities
+def db_snapshot() -> dict[str, tuple]:
+    """Every row a sign-in can write, all columns: users, identities, groups and memberships,
+    used message ids, sessions. Any create, change or delete alters it.
+
+    (A used id recorded in a cache rather than the table -- REPLAY_CACHE -- is outside it:
+    a refused response's ids stay used there, which is the safe direction.)"""
+    from django.contrib.auth.models import Group
+    from django.contrib.sessions.models import Session
+
+    user_model = get_user_model()
+    tables = {
+        "users": user_model.objects.order_by("pk"),
+        "identities": EntraIdentity.objects.order_by("pk"),
+        "groups": Group.objects.order_by("pk"),
+        "memberships": user_model.groups.through.objects.order_by("pk"),
+        "used ids": UsedMessageId.objects.order_by("key"),
+        "sessions": Session.objects.order_by("session_key"),
+    }
+    return {name: tuple(rows.values_list()) for name, rows in tables.items()}
+
+
+def claim_values(xml: bytes | None) -> set[str]:
+    """Every value a response says about any user in it (NameIDs, attribute values)."""
+    if not xml:
+        return set()
+    try:
+        root = etree.fromstring(xml)
+    except etree.XMLSyntaxError:
+        return set()
+    values = set()
+    for element in root.iter(f"{SAML}NameID", f"{SAML}AttributeValue"):
+        text = "".join(element.itertext()).strip()
+        # Short values ("0", "true", a role name) would match unrelated log text.
+        if len(text) >= 6 and not text.startswith("http"):
+            values.add(text)
+    return values
+
+
+def flow_of(xml: bytes | None) -> str:
+    """"sp" for a response to a request, "idp" for an unsolicited one, "other" when unreadable."""
+    if not xml:
+        return "other"
+    try:
+        root = etree.fromstring(xml)
+    except etree.XMLSyntaxError:
+        return "other"
+    if root.get("InResponseTo"):  # readable even when the assertion is encrypted
+        return "sp"
+    if root.find(".//saml:EncryptedAssertion", NS) is not None:
+        return "idp"
+    data = root.find(".//saml:SubjectConfirmationData", NS)
+    if data is None:
+        return "other"
+    return "sp" if data.get("InResponseTo") else "idp"
 
 
 @dataclass
@@ -138,6 +191,10 @@ class Hostile:
         self.recorder = recorder
         # With several active connections, login() must name one (?connection=).
         self.connection: str | None = None
+        self.posted: bytes | None = None
+        # What this test proved, for the meta-checks at teardown and docs/security-tests.md.
+        self.refusals: list[tuple[str, str]] = []  # (reason code, flow)
+        self.controls: list[str] = []  # flows of genuine sign-ins
 
     # -- building blocks ---------------------------------------------------
     def login(
@@ -159,17 +216,31 @@ class Hostile:
         return self.entra.response_xml(user or self.user, **options)
 
     def post(self, client: Client, xml: bytes, relay_state: str | None = None) -> HttpResponse:
+        self.posted = xml  # what expect_rejected checks the logs against
         return post_response(client, self.entra.post_binding_value(xml), relay_state)
 
     def post_value(self, client: Client, value: str, **extra: Any) -> HttpResponse:
+        self.posted = None
         return client.post("/saml2/acs/", {"SAMLResponse": value}, **extra)
+
+    def missing_controls(self) -> list[str]:
+        """Refusals with no genuine sign-in of the same flow in the same test."""
+        return sorted({f"{code} ({flow})" for code, flow in self.refusals
+                       if flow not in self.controls and not (flow == "other" and self.controls)})
 
     # -- assertions --------------------------------------------------------
     def expect_rejected(self, reason: Reason, send: Callable[[], HttpResponse]) -> HttpResponse:
-        """Call ``send`` (one POST) and prove it was refused with ``reason`` and nothing stored."""
+        """Call ``send`` (one POST) and prove the hostile contract for it.
+
+        The reason's 4xx status and code on the page with a reference; the
+        ``sign_in_rejected`` signal with that reason; one log line with the code and the
+        reference; no claim value of any user the response names in any log line; the
+        whole database as it was; the browser still anonymous.
+        """
         before = db_snapshot()
         seen = len(self.recorder.rejections)
         self.caplog.clear()
+        self.posted = None
         response = send()
         assert response.status_code == reason.status, (
             f"expected {reason.code} ({reason.status}), got {response.status_code}: "
@@ -188,10 +259,19 @@ class Hostile:
         ]
         assert len(lines) == 1 and f"reason={reason.code} " in lines[0]
         assert f"reference={reference}" in lines[0]
-        # Observability without leaks: no claim value of the user reaches the log.
+        # Observability without leaks: no claim value of any user of the response, nor of
+        # the fixture's user, reaches the log.
         logged = " ".join(r.getMessage() for r in self.caplog.records)
-        assert self.user.object_id not in logged and self.user.upn not in logged
-        assert db_snapshot() == before, "a refused response created or changed a user"
+        for value in {self.user.object_id, self.user.upn} | claim_values(self.posted):
+            assert value not in logged, "a claim value reached the log"
+        after = db_snapshot()
+        changed = [name for name in before if before[name] != after[name]]
+        assert not changed, f"a refused response changed the database: {changed}"
+        # Nobody signed in by it: Django's login() would have cycled the session key and set
+        # a new session cookie (a browser that was signed in before stays as it was).
+        assert django_settings.SESSION_COOKIE_NAME not in response.cookies, \
+            "the refused request signed the browser in"
+        self.refusals.append((reason.code, flow_of(self.posted)))
         return response
 
     def expect_signed_in(self, response: HttpResponse, location: str | None = None) -> HttpResponse:
@@ -201,6 +281,7 @@ class Hostile:
         if location is not None:
             assert response["Location"] == location
         assert response.wsgi_request.session.get("_auth_user_id")
+        self.controls.append(flow_of(self.posted))
         return response
 
     @staticmethod
@@ -270,6 +351,7 @@ def hostile(
     stored_metadata: None,
     caplog: pytest.LogCaptureFixture,
     db: None,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Hostile]:
     """A Hostile driver with Ada already known to the site (so 'changed' is observable)."""
     caplog.set_level(logging.INFO, logger="thoropass_sso")
@@ -286,11 +368,17 @@ def hostile(
     recorder = Recorder()
     sign_in_rejected.connect(recorder.on_rejected)
     user_signed_in.connect(recorder.on_signed_in)
+    driver = Hostile(entra, ada, caplog, recorder)
     try:
-        yield Hostile(entra, ada, caplog, recorder)
+        yield driver
     finally:
         sign_in_rejected.disconnect(recorder.on_rejected)
         user_signed_in.disconnect(recorder.on_signed_in)
+    # The meta-test: a refusal proves something only next to a genuine response of the same
+    # shape that signs in (else the fixture, not the attack, may be what failed).
+    missing = driver.missing_controls()
+    assert not missing, f"refusals without a positive control of the same flow: {missing}"
+    RECORD.setdefault(request.node.nodeid, set()).update(code for code, _ in driver.refusals)
 
 
 def held_until(kind: str, value: str) -> datetime:

@@ -164,13 +164,23 @@ def test_w006_stored_metadata_not_confirmed_for_a_week(healthy):
     assert ids() == []
 
 
-def test_checks_never_touch_the_network(healthy, metadata_server, entra):
+def test_checks_never_touch_the_network(healthy, metadata_server, entra, monkeypatch):
+    # The configured metadata URL is the live local server (healthy's): a check that fetched
+    # it would be counted there. Regression (issue 16): the URL used to point at a .invalid
+    # host while requests were counted on the local server, so a fetching check passed.
+    # Mutation that must fail this: call fetch_metadata(conf.metadata_url, ...) in
+    # check_configuration.
+    import socket
+
+    assert healthy.THOROPASS_SSO["METADATA_URL"].startswith(metadata_server.base_url)
     requests = len(metadata_server.requests)
-    # Even a metadata URL that would hang is not contacted.
-    healthy.THOROPASS_SSO = {**healthy.THOROPASS_SSO,
-                             "METADATA_URL": "https://login.microsoftonline.invalid/x"}
+    connections: list[object] = []
+    real = socket.create_connection
+    monkeypatch.setattr(socket, "create_connection",
+                        lambda *a, **k: connections.append(a) or real(*a, **k))
     check_configuration(None)
     assert len(metadata_server.requests) == requests
+    assert connections == []
 
 
 def test_manage_py_check_reports_the_ids(sso_settings, db):

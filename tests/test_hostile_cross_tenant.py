@@ -20,6 +20,7 @@ from thoropass_sso.claims import CLAIM_TENANT_ID
 from thoropass_sso.models import Connection, new_revision
 from thoropass_sso.reasons import Reason
 from thoropass_sso.testing import EntraStandIn, EntraUser
+from thoropass_sso.testing.commands import run_command
 
 from .conftest import ACS_URL, SP_ENTITY_ID
 from .hostile_helpers import NS, Hostile, attribute_value, hostile  # noqa: F401 - fixture
@@ -163,6 +164,9 @@ def test_a_draft_serves_no_real_sign_in(cross: Hostile, two_tenants: Tenants, tm
                                    in_response_to=request.id)
     cross.expect_rejected(Reason.CONNECTION_MISMATCH, lambda: cross.post(client, forged))
     cross.expect_signed_in(cross.post(client, cross.genuine(request)))
+    # Control of the IdP-initiated refusal: activated, the draft's same kind of response signs in.
+    assert run_command("entra_connection", "activate", "northwind").exit_code == 0
+    cross.expect_signed_in(cross.post(Client(), _unsolicited(newcomer, FABRIKAM_USER)))
 
 
 @pytest.mark.parametrize("who", [
@@ -173,8 +177,6 @@ def test_a_tenant_kept_to_its_domains_cannot_mint_another_companys_addresses(
         cross: Hostile, two_tenants: Tenants, who: EntraUser) -> None:
     # Entra does not verify the email claim: any tenant's admin can put anything there.
     # Mutation that must fail this: skip the domain check in EntraAdapter.check_sign_in_allowed.
-    from thoropass_sso.testing.commands import run_command
-
     assert run_command("entra_connection", "set", "fabrikam",
                        "restrict_email_domains=true").exit_code == 0
     forged = _unsolicited(two_tenants.fabrikam, who)

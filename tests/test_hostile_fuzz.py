@@ -85,23 +85,55 @@ def _byte_mutation(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     ], kind
 
 
+def _signed_part(data: bytes) -> bytes | None:
+    """What the assertion's signature covers (c14n), or None if unreadable.
+
+    The assertion with its SignedInfo and SignatureValue; without the signature's KeyInfo,
+    which no signature covers and the verifier ignores (the key is the stored metadata's).
+    """
+    try:
+        root = etree.fromstring(data)
+    except etree.XMLSyntaxError:
+        return None
+    found = root.findall(".//{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
+    if len(found) != 1:
+        return None
+    assertion = copy.deepcopy(found[0])
+    for key_info in assertion.findall("{http://www.w3.org/2000/09/xmldsig#}Signature/"
+                                      "{http://www.w3.org/2000/09/xmldsig#}KeyInfo"):
+        key_info.getparent().remove(key_info)
+    return etree.tostring(assertion, method="c14n")
+
+
 def test_fuzzed_responses_never_cause_a_server_error(hostile: Hostile) -> None:
+    """Every case: a redirect or a 4xx with a reason, never a 5xx -- and a case that altered
+    what was signed never signs in.
+
+    Regression (issue 16): a 302 used to count as an allowed outcome for every case, so with
+    the verifier made to ignore a failed signature check a mutated assertion signed in and
+    this passed. Each case also gets its own genuine response (its own assertion id): with
+    one shared id, later cases were only refused as ``replay``. Mutation that must fail
+    this: make ``InProcessBackend.verify`` return 0 on ``xmlsec.Error``.
+    """
     rng = random.Random(SEED)
-    genuine = hostile.unsolicited()
     outcomes: dict[str, int] = {}
     for case in range(CASES):
+        genuine = hostile.unsolicited()
         if case % 3 == 2:
             data, what = _byte_mutation(rng, genuine)
         else:
             root = etree.fromstring(genuine)
             what = "; ".join(_tree_mutation(rng, root) for _ in range(rng.randint(1, 3)))
             data = etree.tostring(root)
+        signed_changed = _signed_part(data) != _signed_part(genuine)
         seen = len(hostile.recorder.rejections)
         client = Client(raise_request_exception=False)
         response = client.post("/saml2/acs/", {"SAMLResponse": base64.b64encode(data).decode()})
         assert response.status_code < 500, f"case {case} ({what}) answered {response.status_code}"
         if response.status_code == 302:
-            outcomes["signed in"] = outcomes.get("signed in", 0) + 1
+            assert not signed_changed, f"case {case} ({what}) altered the signed assertion and signed in"
+            outcomes["signed in (unsigned parts changed)"] = outcomes.get(
+                "signed in (unsigned parts changed)", 0) + 1
             continue
         rejections = hostile.recorder.rejections[seen:]
         assert len(rejections) == 1, (
@@ -109,6 +141,9 @@ def test_fuzzed_responses_never_cause_a_server_error(hostile: Hostile) -> None:
         )
         reason: Reason = rejections[0]["reason"]
         assert 400 <= response.status_code < 500 and response.status_code == reason.status
+        assert reason is not Reason.REPLAY, f"case {case} ({what}): refused only as a replay"
         outcomes[reason.code] = outcomes.get(reason.code, 0) + 1
     # The fuzz must reach deep checks, not only stop at the parser: several reasons occur.
     assert len(outcomes) >= 4, outcomes
+    # Control: a genuine response of the same shape signs in.
+    hostile.expect_signed_in(hostile.post(Client(), hostile.unsolicited()))

@@ -6,7 +6,6 @@ inflating, and no DOCTYPE, entities, external DTDs or XInclude."""
 from __future__ import annotations
 
 import base64
-import time
 import tracemalloc
 import zlib
 
@@ -115,15 +114,15 @@ def test_deflate_bomb_is_refused_fast_and_small(hostile: Hostile) -> None:
     assert len(value) < CAP * 4 // 3  # under the size cap: only "never inflate" stops it
     client = Client()
     tracemalloc.start()
-    started = time.monotonic()
     try:
         hostile.expect_rejected(Reason.MALFORMED, lambda: hostile.post_value(client, value))
-        elapsed = time.monotonic() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 5.0, f"took {elapsed:.1f}s"  # stock pysaml2: 20 s; we decode ~270 KB and stop
+    # Memory, not time, proves nothing was inflated (and does not depend on this machine's
+    # speed): inflating would need 200 MB; decoding the ~270 KB posted needs a few.
     assert peak < 32 * 1024 * 1024, f"peak {peak / 2**20:.0f} MB"
+    hostile.expect_signed_in(hostile.post(Client(), hostile.unsolicited()))  # control
 
 
 def test_not_base64_not_xml_and_missing(hostile: Hostile) -> None:
@@ -135,6 +134,7 @@ def test_not_base64_not_xml_and_missing(hostile: Hostile) -> None:
     hostile.expect_rejected(Reason.MALFORMED, lambda: hostile.post_value(client, b64(b"<unclosed")))
     hostile.expect_rejected(Reason.NOT_A_RESPONSE, lambda: hostile.post_value(client, b64(b"<r/>")))
     hostile.expect_rejected(Reason.MISSING_RESPONSE, lambda: client.post("/saml2/acs/", {}))
+    hostile.expect_signed_in(hostile.post(client, hostile.unsolicited()))  # control
 
 
 # -- DOCTYPE, entities, external fetches, XInclude -------------------------------------

@@ -51,13 +51,23 @@ def test_guests_refused_when_the_site_says_so(hostile: Hostile, guest: EntraUser
     hostile.expect_signed_in(hostile.post(client, hostile.genuine(request)))
 
 
-def test_groups_overage_is_never_read_as_no_groups(hostile: Hostile) -> None:
+GROUP_G1 = "0b5d7a3c-1111-4222-8333-944445555666"
+
+
+def test_groups_overage_is_never_read_as_no_groups(hostile: Hostile, settings) -> None:
     """More than 150 groups: Entra sends a link instead of the list. The claims mark the
-    overage, and nothing the user already has is stripped on a guess."""
+    overage, and nothing the user already has is stripped on a guess.
+
+    Regression (issue 16): the group looked at used to be outside GROUP_MAP, so nothing
+    would ever have removed it and the test passed with exactly the bug it names. Now the
+    group is MANAGED (mapped, mirroring on): reading overage as "no groups" removes it.
+    Mutation that must fail this: make EntraAdapter.entra_groups return () under overage.
+    """
+    override_sso(settings, GROUP_MAP={GROUP_G1: "staff"}, MIRROR_GROUPS=True)
     user = get_user_model().objects.get(entra_identities__object_id=hostile.user.object_id)
     staff = Group.objects.create(name="staff")
     user.groups.add(staff)
-    overage = dataclasses.replace(hostile.user, groups=("g1",), groups_overage=True)
+    overage = dataclasses.replace(hostile.user, groups=(GROUP_G1,), groups_overage=True)
 
     client, request = hostile.login()
     hostile.expect_signed_in(hostile.post(client, hostile.genuine(request, user=overage)))
@@ -65,6 +75,12 @@ def test_groups_overage_is_never_read_as_no_groups(hostile: Hostile) -> None:
     assert claims.groups_overage is True
     assert claims.groups == ()
     assert list(user.groups.all()) == [staff]
+    # Control: the same managed group IS removed when Entra says, without overage, that
+    # the user is no longer in it -- so the assertion above can fail.
+    client, request = hostile.login()
+    no_longer = dataclasses.replace(hostile.user, groups=())
+    hostile.expect_signed_in(hostile.post(client, hostile.genuine(request, user=no_longer)))
+    assert list(user.groups.all()) == []
 
 
 def test_groups_without_overage_are_read(hostile: Hostile) -> None:
@@ -95,6 +111,9 @@ def test_guest_policy_fails_closed_without_the_identityprovider_claim(
     xml = hostile.genuine(request, user=guest, mutate=_without_identity_provider)
     hostile.expect_rejected(Reason.GUEST_NOT_ALLOWED, lambda: hostile.post(client, xml))
     assert not EntraIdentity.objects.filter(object_id=guest.object_id).exists()
+    # Control: with guests allowed, the same response (same request) signs in.
+    override_sso(settings, ALLOW_GUESTS=True)
+    hostile.expect_signed_in(hostile.post(client, xml))
 
 
 def test_the_ext_marker_alone_marks_a_guest(guest: EntraUser) -> None:

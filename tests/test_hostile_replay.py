@@ -93,8 +93,12 @@ def test_forged_pending_cookie(hostile: Hostile, settings) -> None:
         salt="thoropass_sso.pending",
         compress=True,
     )
+    genuine_cookie = client.cookies[COOKIE_NAME].value
     client.cookies[COOKIE_NAME] = forged
     hostile.expect_rejected(Reason.UNKNOWN_REQUEST, lambda: hostile.post(client, xml))
+    # Control: the same response with the site's own cookie signs in.
+    client.cookies[COOKIE_NAME] = genuine_cookie
+    hostile.expect_signed_in(hostile.post(client, xml))
 
 
 def test_in_response_to_differs_between_response_and_assertion(hostile: Hostile) -> None:
@@ -159,11 +163,16 @@ def test_idp_initiated_needs_a_shared_replay_cache(hostile: Hostile, settings) -
     override_sso(settings, REPLAY_CACHE="local")
     xml = hostile.unsolicited()
     hostile.expect_rejected(Reason.UNSOLICITED_DISABLED, lambda: hostile.post(Client(), xml))
+    # Control: the same response, with a replay store every process shares, signs in.
+    override_sso(settings, REPLAY_CACHE="")
+    hostile.expect_signed_in(hostile.post(Client(), xml))
 
 
 def test_idp_initiated_can_be_switched_off(hostile: Hostile, settings) -> None:
     override_sso(settings, ALLOW_IDP_INITIATED=False)
     xml = hostile.unsolicited()
     hostile.expect_rejected(Reason.UNSOLICITED_DISABLED, lambda: hostile.post(Client(), xml))
-    client, request = hostile.login()  # control: SP-initiated still works
+    client, request = hostile.login()  # SP-initiated still works
     hostile.expect_signed_in(hostile.post(client, hostile.genuine(request)))
+    override_sso(settings, ALLOW_IDP_INITIATED=True)  # control: the same response, allowed
+    hostile.expect_signed_in(hostile.post(Client(), xml))

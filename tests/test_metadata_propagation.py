@@ -13,7 +13,6 @@ import http.client
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -29,7 +28,11 @@ from thoropass_sso.testing.metadata_server import Reply
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-RELOAD_INTERVAL = 2  # seconds; the production default is 30
+# 0: every request re-reads the revision, so propagation across processes is checked without
+# waiting on the wall clock (issue 16: "3.5 s for two workers to converge" broke on a loaded
+# machine). That the interval itself is honoured is tested in-process with an injected clock
+# (tests/test_many_tenants.py, test_changes_made_on_another_host_...).
+RELOAD_INTERVAL = 0
 
 SETTINGS_TEMPLATE = """
 from tests.settings import *  # noqa: F403
@@ -174,16 +177,14 @@ def test_workers_in_other_processes_use_new_metadata_within_the_reload_interval(
     # Rollover on "another host": Entra now lists only the new certificate.
     metadata_server.set(path, Reply(body=tenant.metadata_xml(certificates=[new])))
     rolled = refresh_elsewhere(site)
-    refreshed_at = time.monotonic()
     assert rolled.returncode == 0, rolled.stderr
     assert rolled.stdout.startswith("updated Entra metadata for default: added ")
     assert "; removed " in rolled.stdout
 
+    # The refresh committed before the command returned: the next sign-in in each worker
+    # uses the new certificate (no restart, no wait).
     for worker in workers:
-        while worker.sign_in(tenant, ada) != 302:
-            assert time.monotonic() - refreshed_at < RELOAD_INTERVAL + 1.5, "not propagated in time"
-            time.sleep(0.2)
-    assert time.monotonic() - refreshed_at < RELOAD_INTERVAL + 1.5
+        assert worker.sign_in(tenant, ada) == 302, "not propagated"
 
     tenant.active_key = 0
     for worker in workers:
@@ -197,7 +198,6 @@ def test_workers_in_other_processes_use_new_metadata_within_the_reload_interval(
     assert failed.stderr.startswith("CommandError: could not fetch Entra metadata for default: "
                                     "HTTP 500 from 127.0.0.1:")
     assert len(failed.stderr.strip().splitlines()) == 1
-    time.sleep(RELOAD_INTERVAL + 0.2)
     tenant.active_key = 1
     for worker in workers:
         assert worker.sign_in(tenant, ada) == 302

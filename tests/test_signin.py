@@ -263,24 +263,32 @@ def test_sp_metadata_describes_this_site(client, sso_settings):
 
 def test_a_newer_sign_in_does_not_extend_an_older_requests_lifetime(
         client, entra, ada, stored_metadata, settings):
-    import time
+    """Each pending request keeps its own start time when the cookie is re-signed.
 
+    Timed with an injected clock, not sleeps. Regression (issue 16): two 2.1 s sleeps against
+    a 4 s timeout, with start times in whole seconds, failed on a loaded machine. Mutation
+    that must fail this: stamp every pending entry with the time of the last write.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from thoropass_sso import clock
     from thoropass_sso.testing.flows import response_for
 
-    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "REQUEST_TIMEOUT": 4}
-    _, older = start_login(client, "/deep/link/", entra)
-    time.sleep(2.1)
-    _, newer = start_login(client, "/home/", entra)  # re-signs the pending cookie
-    started = time.monotonic()
-    stale_xml, fresh_xml = (response_for(entra, ada, r) for r in (older, newer))
-    time.sleep(max(0.0, 2.1 - (time.monotonic() - started)))
-
-    # The cookie as a whole is 2.1 s old, but the older request is 4.2 s old.
-    stale = post_response(client, entra.post_binding_value(stale_xml))
-    assert stale.status_code == 403
-    assert b"unknown_request" in stale.content
-    fresh = post_response(client, entra.post_binding_value(fresh_xml))
-    assert fresh.status_code == 302
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "REQUEST_TIMEOUT": 600}
+    moment = [datetime.now(UTC).replace(microsecond=0)]
+    with clock.use(now=lambda: moment[0]):
+        _, older = start_login(client, "/deep/link/", entra)
+        moment[0] += timedelta(seconds=400)
+        _, newer = start_login(client, "/home/", entra)  # re-signs the pending cookie
+        moment[0] += timedelta(seconds=300)
+        stale_xml, fresh_xml = (response_for(entra, ada, r, issued_at=moment[0])
+                                for r in (older, newer))
+        # The cookie as a whole was written 300 s ago, but the older request is 700 s old.
+        stale = post_response(client, entra.post_binding_value(stale_xml))
+        assert stale.status_code == 403
+        assert b"unknown_request" in stale.content
+        fresh = post_response(client, entra.post_binding_value(fresh_xml))
+        assert fresh.status_code == 302
 
 
 def test_a_configuration_mistake_found_at_sign_in_is_a_503_page_not_a_500(

@@ -22,10 +22,22 @@ def test_a_site_launches_from_my_apps(client, entra_sso):
     assert response["Location"] == "/deep/link/"
 
 
-def test_the_plugin_keeps_the_sites_other_settings(settings, client, entra_sso):
-    assert settings.THOROPASS_SSO["BASE_URL"] == "http://testserver"
-    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "CREATE_USERS": False}
-    assert entra_sso.sign_in(client, upn="nobody@contoso.example").status_code == 403
+@pytest.fixture
+def site_policy(settings):
+    """The site's own THOROPASS_SSO keys, set BEFORE entra_sso (fixtures run in argument order)."""
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "CREATE_USERS": False,
+                              "LOGIN_REDIRECT_URL": "/deep/link/"}
+
+
+def test_the_plugin_keeps_the_sites_other_settings(site_policy, settings, client, entra_sso):
+    # Regression (issue 16): this used to set CREATE_USERS after the fixture had run, so it
+    # passed when the plugin dropped every site key. Mutation that must fail this: build
+    # THOROPASS_SSO from scratch in the entra_sso fixture.
+    assert settings.THOROPASS_SSO["CREATE_USERS"] is False
+    refused = entra_sso.sign_in(client, upn="nobody@contoso.example")
+    assert refused.status_code == 403 and b'data-reason="unknown_user"' in refused.content
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "CREATE_USERS": True}
+    assert entra_sso.sign_in(client, upn="nobody@contoso.example")["Location"] == "/deep/link/"
 
 
 @pytest.mark.django_db

@@ -104,21 +104,22 @@ def build(row: Connection, conf: SSOSettings, domains: tuple[str, ...],
     trust = IdpTrust(
         issuer=entra.issuer_for(metadata.tenant_id),
         tenant_id=metadata.tenant_id,
-        signature_backend=signature_backend(conf, pems),
+        signature_backend=signature_backend(conf.SIGNATURE_BACKEND, pems),
         public_keys=load_public_keys(pems),  # what logout messages are checked with
     )
     return ConnectionRuntime(config=config, metadata=metadata, trust=trust, revision=row.revision)
 
 
-def signature_backend(conf: SSOSettings, pems: list[bytes]) -> SignatureBackend:
-    """The one place THOROPASS_SSO['SIGNATURE_BACKEND'] is acted on (once per connection build).
+def signature_backend(name: str, pems: list[bytes]) -> SignatureBackend:
+    """The one place THOROPASS_SSO['SIGNATURE_BACKEND'] is acted on: once per connection
+    build for sign-in, and for a pinned metadata document's own signature.
 
     ``xmlsec1`` writes the trusted certificates to files here, not per request;
     without the program it raises ConfigurationError (a 503 page, and check E006).
     The default imports python-xmlsec here, not before: where it does not import,
     that is a ConfigurationError too (check E007), and ``xmlsec1`` works without it.
     """
-    if conf.SIGNATURE_BACKEND == "xmlsec1":
+    if name == "xmlsec1":
         from .saml.xmlsec1 import Xmlsec1Backend
 
         return Xmlsec1Backend(pems)

@@ -36,7 +36,6 @@ from ..saml.signature import (
     SignatureProblem,
     check_signature_shape,
     has_duplicate_ids,
-    import_xmlsec,
 )
 from ..saml.xml import NS, text_of
 
@@ -151,25 +150,17 @@ class MetadataSignaturePins:
                 for _, der in candidates]
         if not pems:
             return None
-        if self.signature_backend == "xmlsec1":
-            from ..saml.xmlsec1 import Xmlsec1Backend
+        # The same factory that builds the sign-in path's backend: THOROPASS_SSO's
+        # SIGNATURE_BACKEND is acted on in one place (runtime.signature_backend).
+        from ..runtime import signature_backend
 
-            try:
-                index = Xmlsec1Backend(pems).verify(signature)
-            except SignatureProblem:
-                return None
-            return candidates[index][0]
-        xmlsec = import_xmlsec()  # ConfigurationError, naming the xmlsec1 way out
-        xmlsec.tree.add_ids(root, ["ID"])
-        for (fingerprint, _), pem in zip(candidates, pems, strict=True):
-            context = xmlsec.SignatureContext()
-            context.key = xmlsec.Key.from_memory(pem, xmlsec.constants.KeyDataFormatCertPem, None)
-            try:
-                context.verify(signature)
-            except xmlsec.Error:
-                continue
-            return fingerprint
-        return None
+        backend = signature_backend(self.signature_backend, pems)
+        backend.prepare(root)
+        try:
+            index = backend.verify(signature)
+        except SignatureProblem:
+            return None
+        return candidates[index][0]
 
 
 def _key_info_certificate(signature: etree._Element) -> bytes:
