@@ -10,6 +10,14 @@ from thoropass_sso.runtime import forget_runtime
 from thoropass_sso.testing import EntraStandIn, EntraUser, make_signing_key_pair
 from thoropass_sso.testing.metadata_server import MetadataServer, Reply
 
+# docs/security-tests.md is written from, and checked against, what the hostile tests proved.
+from .security_doc import (  # noqa: F401 - pytest finds hooks by their names here
+    pytest_collection_modifyitems,
+    pytest_deselected,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+)
+
 BASE_URL = "http://testserver"
 ACS_URL = f"{BASE_URL}/saml2/acs/"
 SP_ENTITY_ID = f"{BASE_URL}/saml2/metadata/"

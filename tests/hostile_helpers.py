@@ -42,6 +42,7 @@ from thoropass_sso.testing.entra import AuthnRequestInfo
 from thoropass_sso.testing.flows import post_response, response_for, start_login
 
 from .conftest import ACS_URL, SP_ENTITY_ID
+from .security_doc import RECORD, Proof
 
 NS = {
     "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
@@ -54,9 +55,6 @@ DS = f"{{{NS['ds']}}}"
 
 Tamper = Callable[[etree._Element], None]
 
-# Test node id -> the reason codes it proved (tests/conftest.py writes and checks
-# docs/security-tests.md from it at the end of a full run).
-RECORD: dict[str, set[str]] = {}
 
 
 # -- XML surgery on a (signed) response ------------------------------------
@@ -378,7 +376,10 @@ def hostile(
     # shape that signs in (else the fixture, not the attack, may be what failed).
     missing = driver.missing_controls()
     assert not missing, f"refusals without a positive control of the same flow: {missing}"
-    RECORD.setdefault(request.node.nodeid, set()).update(code for code, _ in driver.refusals)
+    # What docs/security-tests.md may say this test proved (tests/security_doc.py).
+    RECORD[request.node.nodeid] = Proof(
+        refusals={code for code, _ in driver.refusals}, controls=set(driver.controls)
+    )
 
 
 def held_until(kind: str, value: str) -> datetime:
