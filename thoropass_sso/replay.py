@@ -81,7 +81,18 @@ def replay_cache_capacity() -> int | None:
     Memcached evict under memory pressure instead (configure noeviction). The
     database store never deletes an unexpired id.
     """
-    return None if uses_database() else getattr(_cache(), "_max_entries", None)
+    if uses_database():
+        return None
+    cache = _cache()
+    # Every Django cache has _max_entries (BaseCache reads MAX_ENTRIES, default 300), but
+    # only these three cull by it; reading it off a RedisCache made check W007 warn a
+    # site that had done exactly what it advises (found when the suite first ran on Redis).
+    from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    if isinstance(cache, DatabaseCache | FileBasedCache | LocMemCache):
+        return cache._max_entries
+    return None
 
 
 def _digest(kind: str, value: str) -> str:
