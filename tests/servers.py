@@ -287,13 +287,17 @@ class PostgresServer:
 
 
 class RedisServer:
-    """A Redis of its own: no persistence, a password, 127.0.0.1 only.
+    """A Redis of its own: a password, 127.0.0.1 only, persistence only if asked for.
 
-    :meth:`stop` is SIGTERM (with nothing to save, Redis exits at once); :meth:`start`
-    brings it back on the same port, empty -- as after a crash without persistence.
+    :meth:`stop` is SIGTERM (Redis exits at once, after flushing its append-only file if
+    it keeps one); :meth:`start` brings it back on the same port, with the data it
+    persisted (none by default).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, persistent: bool = False) -> None:
+        # persistent: an append-only file written on every command, so a restart keeps
+        # what was stored (used ids), as a replay store's Redis should be configured.
+        self.persistent = persistent
         self.password = secrets.token_hex(12)
         self.run_as = _unprivileged_user("redis")
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -314,7 +318,8 @@ class RedisServer:
     def _argv(self) -> list[str]:
         return [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--protected-mode", "yes", "--requirepass", self.password, "--save", "",
-                "--appendonly", "no", "--dir", str(self.top), "--daemonize", "no",
+                "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always",
+                "--dir", str(self.top), "--daemonize", "no",
                 "--logfile", "", "--maxmemory-policy", "noeviction"]
 
     def start(self, *, timeout: float = START_TIMEOUT) -> None:

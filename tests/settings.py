@@ -43,7 +43,9 @@ CACHES = {
 }
 if REDIS_URL:
     CACHES["redis"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                       "LOCATION": REDIS_URL, "KEY_PREFIX": "thoropass-tests"}
+                       "LOCATION": REDIS_URL, "KEY_PREFIX": "thoropass-tests",
+                       # As docs/settings.md advises for the replay store: bounded waits.
+                       "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",
     "DIRS": [__import__("pathlib").Path(__file__).resolve().parent / "templates"],

@@ -40,7 +40,7 @@ from ..rejections import rejection_response
 from ..replay import claim_once, replay_cache_is_shared
 from ..runtime import ConnectionConfig
 from ..signals import user_created, user_signed_in
-from .errors import not_configured
+from .errors import DATABASE_UNAVAILABLE, database_unavailable, not_configured
 
 logger = logging.getLogger("thoropass_sso")
 
@@ -125,6 +125,10 @@ class AssertionConsumerServiceView(View):
             return not_configured(request, exc, connection=connection)
         except SignInRejected as rejection:
             return rejection_response(request, rejection, claims=claims, connection=connection)
+        except DATABASE_UNAVAILABLE as exc:
+            # The database went away (before or during the sign-in's transaction, which
+            # then rolled back): a 503 the user can retry, not a 500.
+            return database_unavailable(request, exc, connection=connection)
 
         created = sign_in.created
         if created:

@@ -33,7 +33,7 @@ from ..redirects import default_login_redirect, safe_relative_path
 from ..registry import registry
 from ..runtime import ConnectionRuntime
 from ..saml.authn_request import authn_request_redirect
-from .errors import not_configured
+from .errors import DATABASE_UNAVAILABLE, database_unavailable, not_configured
 
 logger = logging.getLogger("thoropass_sso")
 
@@ -58,6 +58,13 @@ class LoginView(View):
     """Start a sign-in: to the named connection, the email's connection, or the only one."""
 
     http_method_names = ["get", "head", "post"]
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except DATABASE_UNAVAILABLE as exc:
+            # Reading the session, the connections or the domains needs the database.
+            return database_unavailable(request, exc)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         return self._handle(request, request.GET)
