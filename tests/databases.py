@@ -47,6 +47,17 @@ def _admin_url() -> str:
     return parts._replace(path="/postgres").geturl()
 
 
+def new_postgres_database(label: str = "site") -> str:
+    """Create an empty database on the run's PostgreSQL; its URL. It lives until dropped
+    or until the throwaway cluster goes at the end of the run."""
+    import psycopg
+
+    name = f"thoropass_{label}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_admin_url(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return urlsplit(DATABASE_URL)._replace(path=f"/{name}").geturl()
+
+
 @contextmanager
 def site_database(directory: Path, label: str = "site") -> Iterator[str]:
     """The URL of an empty database for server processes: SQLite file or fresh PostgreSQL DB."""
@@ -55,14 +66,12 @@ def site_database(directory: Path, label: str = "site") -> Iterator[str]:
         return
     import psycopg
 
-    name = f"thoropass_{label}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_admin_url(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    url = new_postgres_database(label)
     try:
-        yield urlsplit(DATABASE_URL)._replace(path=f"/{name}").geturl()
+        yield url
     finally:
         with psycopg.connect(_admin_url(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
 
 def count_rows(url: str, sql: str, *params: object) -> int:
