@@ -263,24 +263,28 @@ def test_sp_metadata_describes_this_site(client, sso_settings):
 
 def test_a_newer_sign_in_does_not_extend_an_older_requests_lifetime(
         client, entra, ada, stored_metadata, settings):
-    import time
+    from datetime import UTC, datetime, timedelta
 
+    from thoropass_sso import clock
     from thoropass_sso.testing.flows import response_for
 
+    # Time is moved by hand (no sleeping, nothing left to how fast this machine is): the
+    # pending entries' start times and their expiry are read from thoropass_sso's clock.
     settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "REQUEST_TIMEOUT": 4}
-    _, older = start_login(client, "/deep/link/", entra)
-    time.sleep(2.1)
-    _, newer = start_login(client, "/home/", entra)  # re-signs the pending cookie
-    started = time.monotonic()
-    stale_xml, fresh_xml = (response_for(entra, ada, r) for r in (older, newer))
-    time.sleep(max(0.0, 2.1 - (time.monotonic() - started)))
-
-    # The cookie as a whole is 2.1 s old, but the older request is 4.2 s old.
-    stale = post_response(client, entra.post_binding_value(stale_xml))
-    assert stale.status_code == 403
-    assert b"unknown_request" in stale.content
-    fresh = post_response(client, entra.post_binding_value(fresh_xml))
-    assert fresh.status_code == 302
+    offset = [0.0]
+    base = datetime.now(UTC)
+    with clock.use(now=lambda: base + timedelta(seconds=offset[0])):
+        _, older = start_login(client, "/deep/link/", entra)
+        offset[0] = 2.1
+        _, newer = start_login(client, "/home/", entra)  # re-signs the pending cookie
+        stale_xml, fresh_xml = (response_for(entra, ada, r) for r in (older, newer))
+        offset[0] = 4.2
+        # The cookie was last signed 2.1 s ago, but the older request is 4.2 s old.
+        stale = post_response(client, entra.post_binding_value(stale_xml))
+        assert stale.status_code == 403
+        assert b"unknown_request" in stale.content
+        fresh = post_response(client, entra.post_binding_value(fresh_xml))
+        assert fresh.status_code == 302
 
 
 def test_a_configuration_mistake_found_at_sign_in_is_a_503_page_not_a_500(
