@@ -182,6 +182,7 @@ def test_sp_initiated_replay_to_another_process(
     assert first.status == 302 and first.headers["Location"] == "/deep/link/", first.body  # type: ignore[attr-defined]
 
     before = _rejections(two, "replay")
+    # Mutation: claim_once remembering used ids per process (replay.py) -> accepted here.
     replayed = two.request("POST", "/saml2/acs/", body, pending)  # the same POST, byte for byte
     assert replayed.status == 403 and _reason(replayed) == "replay"
     assert _rejections(two, "replay") == before + 1

@@ -188,6 +188,7 @@ def test_workers_in_other_processes_use_new_metadata_within_the_reload_interval(
     # checks again at most RELOAD_INTERVAL later: once that much has passed, the first
     # sign-in on every worker must succeed. A lower bound slept, not an upper bound on
     # how fast this machine is (it used to poll against a deadline).
+    # Mutation: registry._cached never re-reading the stored metadata -> 403 here.
     time.sleep(RELOAD_INTERVAL + 0.25)
     for worker in workers:
         assert worker.sign_in(tenant, ada) == 302, "not propagated within the reload interval"

@@ -164,6 +164,7 @@ def test_redis_holds_a_used_id_once_and_lets_it_expire(sso_settings) -> None:
     cache = caches["redis"]
     key = cache.make_key(f"thoropass_sso:{replay._digest('assertion', value)}")
     ttl = cache._cache.get_client(key).ttl(key)
+    # Mutation: cache.add(..., timeout=None) in replay.py -> TTL -1 (held forever).
     assert 60 + 180 <= ttl <= 60 + 180 + 2  # held for the window plus the skew, then gone
     assert not UsedMessageId.objects.exists()  # and only in Redis
 
@@ -172,6 +173,8 @@ def test_redis_holds_a_used_id_once_and_lets_it_expire(sso_settings) -> None:
 def test_on_redis_a_refused_sign_ins_id_stays_used(hostile: Hostile, settings) -> None:
     # The documented difference from the table (acs.py): Redis is outside the sign-in's
     # transaction, so an id recorded before a later refusal stays used -- the safe direction.
+    # Mutation: the ACS deleting the assertion's key from the cache on a refusal -> the
+    # second post is accepted.
     override_sso(settings, REPLAY_CACHE="redis", ALLOW_GUESTS=False)
     guest = EntraUser(upn="eve_fabrikam.example#EXT#@contoso.example",
                       guest_identity_provider="https://sts.windows.net/9999/")

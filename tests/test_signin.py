@@ -270,6 +270,7 @@ def test_a_newer_sign_in_does_not_extend_an_older_requests_lifetime(
 
     # Time is moved by hand (no sleeping, nothing left to how fast this machine is): the
     # pending entries' start times and their expiry are read from thoropass_sso's clock.
+    # Mutation: remember_request restarting every pending entry's clock -> stale signs in.
     settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "REQUEST_TIMEOUT": 4}
     offset = [0.0]
     base = datetime.now(UTC)
