@@ -10,13 +10,7 @@ from thoropass_sso.runtime import forget_runtime
 from thoropass_sso.testing import EntraStandIn, EntraUser, make_signing_key_pair
 from thoropass_sso.testing.metadata_server import MetadataServer, Reply
 
-# docs/security-tests.md is written from, and checked against, what the hostile tests proved.
-from .security_doc import (  # noqa: F401 - pytest finds hooks by their names here
-    pytest_collection_modifyitems,
-    pytest_deselected,
-    pytest_runtest_logreport,
-    pytest_sessionfinish,
-)
+from . import databases, security_doc
 
 BASE_URL = "http://testserver"
 ACS_URL = f"{BASE_URL}/saml2/acs/"
@@ -36,10 +30,48 @@ _SINGLE_BACKEND_MODULES = {"test_hostile_replay_processes"}
 
 
 def pytest_configure(config):
+    # docs/security-tests.md is written from, and checked against, what the hostile tests
+    # proved; a plugin of its own, so its hooks run beside this file's (not instead).
+    if not config.pluginmanager.has_plugin("thoropass-security-doc"):
+        config.pluginmanager.register(security_doc, "thoropass-security-doc")
     config.addinivalue_line(
         "markers", "every_signature_backend: run the test once per signature backend "
         "(automatic for tests/test_hostile_*.py)",
     )
+    config.addinivalue_line(
+        "markers", "postgres: needs the run to be on PostgreSQL (the nox PostgreSQL sessions); "
+        "deselected on SQLite",
+    )
+    config.addinivalue_line(
+        "markers", "redis: needs the run's Redis (THOROPASS_TEST_REDIS_URL); deselected without",
+    )
+    # The nox sessions say which servers they started; if one did not reach the tests,
+    # that is an error, not a run that quietly covers less (noxfile.py).
+    required = set(filter(None, os.environ.get("THOROPASS_TEST_REQUIRE", "").split(",")))
+    missing = (({"postgres"} - ({"postgres"} if databases.ON_POSTGRES else set()))
+               | ({"redis"} - ({"redis"} if databases.REDIS_URL else set()))) & required
+    if missing:
+        raise pytest.UsageError(f"THOROPASS_TEST_REQUIRE={','.join(sorted(required))} but no "
+                                f"{' or '.join(sorted(missing))} was given to this run: start it "
+                                "with python -m tests.servers (noxfile.py)")
+
+
+def pytest_report_header(config):
+    where = "PostgreSQL" if databases.ON_POSTGRES else "SQLite"
+    return [f"thoropass_sso tests: database {where}; "
+            f"Redis {'yes' if databases.REDIS_URL else 'no (replay-store tests on Redis deselected)'}"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests for a server this run does not have are deselected (listed as such), not skipped."""
+    absent = {"postgres": not databases.ON_POSTGRES, "redis": not databases.REDIS_URL}
+    keep, drop = [], []
+    for item in items:
+        needs = [name for name in absent if item.get_closest_marker(name) is not None]
+        (drop if any(absent[name] for name in needs) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_generate_tests(metafunc):

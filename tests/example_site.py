@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import databases
 from .processes import Listener, serving
 
 __all__ = ["Listener", "example_env", "gunicorn", "manage"]
@@ -25,12 +26,19 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def example_env(tmp_path: Path, port: int, metadata_url: str = "") -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "THOROPASS_SSO_"))}
+    """The example project's environment. On the run's PostgreSQL (a fresh database,
+    DATABASE_URL) and Redis (REDIS_URL) when it has them, else on a SQLite file."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DJANGO_", "THOROPASS_SSO_")) and k not in ("DATABASE_URL", "REDIS_URL")}
     env.update({
         "THOROPASS_SSO_BASE_URL": f"http://127.0.0.1:{port}",
         "EXAMPLE_DB_PATH": str(tmp_path / "example.sqlite3"),
         "EXAMPLE_STATE_DIR": str(tmp_path / "state"),
     })
+    if databases.ON_POSTGRES:
+        env["DATABASE_URL"] = databases.new_postgres_database("example")
+    if databases.REDIS_URL:
+        env["REDIS_URL"] = databases.REDIS_URL
     if metadata_url:
         env["THOROPASS_SSO_METADATA_URL"] = metadata_url
     return env

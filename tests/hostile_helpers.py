@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -383,12 +383,16 @@ def hostile(
 
 
 def held_until(kind: str, value: str) -> datetime:
-    """Until when the replay store holds a used id, read from its table (either store)."""
+    """Until when the replay store holds a used id, read from the store itself."""
     alias = django_settings.THOROPASS_SSO.get("REPLAY_CACHE")
     if not alias:
         return UsedMessageId.objects.get(key=_digest(kind, value)).expires
     cache = caches[alias]
     key = cache.make_key(f"thoropass_sso:{_digest(kind, value)}")
+    if not hasattr(cache, "_table"):  # Redis: what is left of the key's time to live
+        remaining_ms = cache._cache.get_client(key).pttl(key)
+        assert remaining_ms > 0, f"{key} is not held (PTTL {remaining_ms})"
+        return datetime.now(UTC) + timedelta(milliseconds=remaining_ms)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT expires FROM {cache._table} WHERE cache_key = %s", [key])  # noqa: S608
         (moment,) = cursor.fetchone()

@@ -1,4 +1,10 @@
-"""Settings for the test suite: a minimal site that uses thoropass_sso."""
+"""Settings for the test suite: a minimal site that uses thoropass_sso.
+
+SQLite in memory, or the PostgreSQL database named by THOROPASS_TEST_DATABASE_URL; with
+THOROPASS_TEST_REDIS_URL, a RedisCache "redis" as well (tests/databases.py).
+"""
+
+from tests.databases import DATABASE_URL, REDIS_URL, database_settings
 
 SECRET_KEY = "tests-only-not-secret"  # noqa: S105
 DEBUG = False
@@ -27,13 +33,19 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 ROOT_URLCONF = "tests.urls"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES = {"default": database_settings(DATABASE_URL) if DATABASE_URL else
+             {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
                 "LOCATION": "thoropass_sso_test_cache",
                 # Used ids must not be culled before they expire (check W007).
                 "OPTIONS": {"MAX_ENTRIES": 1_000_000}},
 }
+if REDIS_URL:
+    CACHES["redis"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                       "LOCATION": REDIS_URL, "KEY_PREFIX": "thoropass-tests",
+                       # As docs/settings.md advises for the replay store: bounded waits.
+                       "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",
     "DIRS": [__import__("pathlib").Path(__file__).resolve().parent / "templates"],

@@ -18,6 +18,7 @@ from thoropass_sso.pending import COOKIE_NAME
 from thoropass_sso.reasons import Reason
 from thoropass_sso.saml.timestamps import parse_instant
 
+from .databases import REDIS_URL
 from .hostile_helpers import (
     NS,
     Hostile,
@@ -108,12 +109,16 @@ def test_in_response_to_differs_between_response_and_assertion(hostile: Hostile)
     hostile.attack(Reason.UNKNOWN_REQUEST, mutate=other_request)
 
 
-@pytest.fixture(params=["database", "database cache"], autouse=True)
+@pytest.fixture(params=["database", "database cache", *(["redis"] if REDIS_URL else [])],
+                autouse=True)
 def store(request, sso_settings) -> str:
-    """Every test here on both replay stores: the default table, and a Django cache
-    named by REPLAY_CACHE. After sso_settings, which writes THOROPASS_SSO afresh."""
+    """Every test here on every replay store: the default table, a Django cache named by
+    REPLAY_CACHE, and Django's RedisCache when the run has a Redis (the PostgreSQL
+    sessions). After sso_settings, which writes THOROPASS_SSO afresh."""
     if request.param == "database cache":
         override_sso(sso_settings, REPLAY_CACHE="default")  # tests/settings.py: a DatabaseCache
+    elif request.param == "redis":
+        override_sso(sso_settings, REPLAY_CACHE="redis")  # tests/settings.py: a RedisCache
     return request.param
 
 

@@ -1,10 +1,10 @@
 """A refresh on one "host" reaches running workers in other processes, without a restart.
 
-Real OS processes share one file SQLite database, as workers on several
-hosts share the site's database: two WSGI worker processes serve the site,
-and ``manage.py refresh_entra_metadata`` runs in a third process, as cron
-would. Sign-ins are real HTTP requests to the workers, answered by the
-stand-in with really signed responses.
+Real OS processes share one database (a SQLite file, or PostgreSQL in the
+PostgreSQL sessions), as workers on several hosts share the site's database:
+two WSGI worker processes serve the site, and ``manage.py refresh_entra_metadata``
+runs in a third process, as cron would. Sign-ins are real HTTP requests to the
+workers, answered by the stand-in with really signed responses.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from thoropass_sso.testing import EntraStandIn, EntraUser, make_signing_key_pair
 from thoropass_sso.testing.flows import response_for
 from thoropass_sso.testing.metadata_server import Reply
 
+from .databases import site_database
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,13 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 RELOAD_INTERVAL = 0
 
 SETTINGS_TEMPLATE = """
+from tests.databases import database_settings
 from tests.settings import *  # noqa: F403
 
-DATABASES = {{"default": {{
-    "ENGINE": "django.db.backends.sqlite3",
-    "NAME": {db!r},
-    "OPTIONS": {{"timeout": 20}},
-}}}}
+DATABASES = {{"default": {{**database_settings({db!r}), "CONN_MAX_AGE": 60,
+                           "CONN_HEALTH_CHECKS": True}}}}
 THOROPASS_SSO = {{
     "BASE_URL": "http://testserver",
     "METADATA_URL": {metadata_url!r},
@@ -109,11 +109,17 @@ class Worker:
 
 
 @pytest.fixture
-def site(tmp_path, metadata_server) -> Iterator[dict]:
+def database_url(tmp_path) -> Iterator[str]:
+    with site_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def site(tmp_path, metadata_server, database_url) -> Iterator[dict]:
     keys = [make_signing_key_pair(), make_signing_key_pair()]
     tenant = EntraStandIn(tmp_path / "entra", signing_keys=keys)
     (tmp_path / "propagation_settings.py").write_text(SETTINGS_TEMPLATE.format(
-        db=str(tmp_path / "site.sqlite3"),
+        db=database_url,
         metadata_url=metadata_server.url(tenant.metadata_path),
         tenant_id=tenant.tenant_id,
         interval=RELOAD_INTERVAL,
@@ -183,6 +189,7 @@ def test_workers_in_other_processes_use_new_metadata_within_the_reload_interval(
 
     # The refresh committed before the command returned: the next sign-in in each worker
     # uses the new certificate (no restart, no wait).
+    # Mutation: registry._cached never re-reading the stored revision -> 403 here.
     for worker in workers:
         assert worker.sign_in(tenant, ada) == 302, "not propagated"
 

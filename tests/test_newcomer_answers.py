@@ -61,7 +61,8 @@ def test_a_placeholder_left_in_a_url_or_id_is_e010(settings, db, key, value):
 
 def _manage(env_sso: dict, *args: str, migrate: bool = True, tmp_path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_processes",
-           "THOROPASS_TEST_DB": str(tmp_path / "site.sqlite3"),
+           # A file of its own on every run: these are about what the commands say.
+           "THOROPASS_TEST_SITE_DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
            "THOROPASS_TEST_SSO": json.dumps(env_sso), "PYTHONPATH": str(ROOT)}
     if migrate:
         subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=env, cwd=ROOT,

@@ -10,9 +10,11 @@ to the table: it rolls back with a refused sign-in, and expired rows are purged.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.checks import run_checks
 from django.db import DatabaseError
 from django.test import Client
 
@@ -137,3 +139,46 @@ def test_a_missing_table_is_a_503_naming_migrate(hostile: Hostile, caplog) -> No
     finally:
         with connection.schema_editor() as editor:
             editor.create_model(UsedMessageId)
+
+
+# -- Redis (REPLAY_CACHE naming a django.core.cache.backends.redis.RedisCache) -----------
+# What is particular to Redis; every replay test of test_hostile_replay.py and
+# test_hostile_replay_processes.py also runs on it.
+
+@pytest.mark.redis
+def test_redis_holds_a_used_id_once_and_lets_it_expire(sso_settings) -> None:
+    from django.core.cache import caches
+
+    override_sso(sso_settings, REPLAY_CACHE="redis")
+    assert replay.replay_cache_is_shared()  # IdP-initiated sign-in stays on
+    # No culling by MAX_ENTRIES (Redis evicts by its memory policy), so no W007.
+    # Mutation: replay_cache_capacity() reading _max_entries off any cache -> 300, W007.
+    assert replay.replay_cache_capacity() is None
+    assert "thoropass_sso.W007" not in {m.id for m in run_checks()}
+    now = datetime.now(UTC)
+    value = f"_{uuid.uuid4()}"
+    assert replay.claim_once("assertion", value, until=now + timedelta(seconds=60), now=now,
+                             skew_seconds=180)
+    assert not replay.claim_once("assertion", value, until=now + timedelta(seconds=60), now=now,
+                                 skew_seconds=180)
+    cache = caches["redis"]
+    key = cache.make_key(f"thoropass_sso:{replay._digest('assertion', value)}")
+    ttl = cache._cache.get_client(key).ttl(key)
+    # Mutation: cache.add(..., timeout=None) in replay.py -> TTL -1 (held forever).
+    assert 60 + 180 <= ttl <= 60 + 180 + 2  # held for the window plus the skew, then gone
+    assert not UsedMessageId.objects.exists()  # and only in Redis
+
+
+@pytest.mark.redis
+def test_on_redis_a_refused_sign_ins_id_stays_used(hostile: Hostile, settings) -> None:
+    # The documented difference from the table (acs.py): Redis is outside the sign-in's
+    # transaction, so an id recorded before a later refusal stays used -- the safe direction.
+    # Mutation: the ACS deleting the assertion's key from the cache on a refusal -> the
+    # second post is accepted.
+    override_sso(settings, REPLAY_CACHE="redis", ALLOW_GUESTS=False)
+    guest = EntraUser(upn="eve_fabrikam.example#EXT#@contoso.example",
+                      guest_identity_provider="https://sts.windows.net/9999/")
+    xml = hostile.unsolicited(user=guest)
+    hostile.expect_rejected(Reason.GUEST_NOT_ALLOWED, lambda: hostile.post(Client(), xml))
+    override_sso(settings, ALLOW_GUESTS=True)
+    hostile.expect_rejected(Reason.REPLAY, lambda: hostile.post(Client(), xml))

@@ -103,6 +103,12 @@ HINTS: dict[str, str] = {
                            "'python manage.py refresh_entra_metadata'.",
     "misconfigured": "A setting contradicts the stored state, or a required part is missing "
                      "(the log line has the detail): 'python manage.py check' names it.",
+    "database_unavailable": "The database refused or lost the connection; nothing of the sign-in "
+                            "was kept (a sign-out did not happen). Bring it back and sign-ins "
+                            "resume; with CONN_MAX_AGE set CONN_HEALTH_CHECKS = True.",
+    "replay_store_unavailable": "The replay store REPLAY_CACHE names (Redis?) could not be "
+                                "reached; the response was refused, never accepted unchecked. "
+                                "Bring it back and sign-ins resume.",
 }
 
 

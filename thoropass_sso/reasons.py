@@ -25,6 +25,9 @@ _NOT_AVAILABLE = _(
     "Ask your administrator, or the site's support, to set it up."
 )
 _BAD_LOGOUT = _("The sign-out message from Microsoft could not be accepted.")
+_UNAVAILABLE = _(
+    "Sign-in is unavailable for a moment on this site. Please try again in a minute."
+)
 _NOT_CONFIGURED = _(
     "Sign-in with Microsoft is not ready on this site yet. Administrators: run "
     "'python manage.py refresh_entra_metadata' to fetch the Entra metadata."
@@ -119,6 +122,11 @@ class Reason(Enum):
     MISCONFIGURED = ("misconfigured", 503, _(
         "Sign-in with Microsoft is not set up correctly on this site. Administrators: "
         "run 'python manage.py check'."))
+    # A part the site depends on is down: the database refused or lost the connection,
+    # or the replay store (REPLAY_CACHE, e.g. Redis) could not be reached. Nothing of the
+    # sign-in was kept, and a response is never accepted unchecked (fail closed).
+    DATABASE_UNAVAILABLE = ("database_unavailable", 503, _UNAVAILABLE)
+    REPLAY_STORE_UNAVAILABLE = ("replay_store_unavailable", 503, _UNAVAILABLE)
 
     @classmethod
     def by_code(cls, code: str) -> Reason:

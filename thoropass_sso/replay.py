@@ -15,6 +15,7 @@ Two stores, chosen by ``THOROPASS_SSO['REPLAY_CACHE']``:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -29,7 +30,8 @@ from django.utils import timezone
 
 from . import clock
 from .conf import get_settings
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, SignInRejected
+from .reasons import Reason
 
 _PREFIX = "thoropass_sso"
 logger = logging.getLogger(__name__)
@@ -64,6 +66,22 @@ def _cache():
     return cache
 
 
+@functools.cache
+def _store_down_errors() -> tuple[type[BaseException], ...]:
+    """What a cache store raises when it cannot be reached: redis-py's connection and
+    timeout errors, socket errors (other clients). Database caches raise database
+    errors, which the views answer as ``database_unavailable``."""
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:
+        pass
+    else:
+        errors += [RedisConnectionError, RedisTimeoutError]
+    return tuple(errors)
+
+
 def replay_cache_is_shared() -> bool:
     """True when used ids are visible to every process (the database, or not a LocMemCache)."""
     return uses_database() or not isinstance(_cache(), LocMemCache)
@@ -81,7 +99,18 @@ def replay_cache_capacity() -> int | None:
     Memcached evict under memory pressure instead (configure noeviction). The
     database store never deletes an unexpired id.
     """
-    return None if uses_database() else getattr(_cache(), "_max_entries", None)
+    if uses_database():
+        return None
+    cache = _cache()
+    # Every Django cache has _max_entries (BaseCache reads MAX_ENTRIES, default 300), but
+    # only these three cull by it; reading it off a RedisCache made check W007 warn a
+    # site that had done exactly what it advises (found when the suite first ran on Redis).
+    from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    if isinstance(cache, DatabaseCache | FileBasedCache | LocMemCache):
+        return cache._max_entries
+    return None
 
 
 def _digest(kind: str, value: str) -> str:
@@ -96,7 +125,16 @@ def claim_once(kind: str, value: str, *, until: datetime, now: datetime, skew_se
     # up to two seconds before the end of the window in which it is still accepted.
     seconds = max(1, math.ceil((until - now).total_seconds()) + skew_seconds + 1)
     if not uses_database():
-        return bool(_cache().add(f"{_PREFIX}:{_digest(kind, value)}", 1, timeout=seconds))
+        cache = _cache()
+        try:
+            return bool(cache.add(f"{_PREFIX}:{_digest(kind, value)}", 1, timeout=seconds))
+        except _store_down_errors() as exc:
+            # Fail closed: an id that could not be recorded is never accepted. Django's
+            # RedisCache lets redis-py's errors through (it has no "ignore exceptions"),
+            # which would otherwise be a 500.
+            raise SignInRejected(Reason.REPLAY_STORE_UNAVAILABLE,
+                                 f"replay cache {get_settings().REPLAY_CACHE!r}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
     from .models import UsedMessageId
 
     try:

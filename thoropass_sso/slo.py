@@ -98,6 +98,16 @@ def remember_session(sender: Any, request: HttpRequest, claims: Any, connection:
 class LogoutView(View):
     http_method_names = ["get", "post", "head"]
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from .views.errors import DATABASE_UNAVAILABLE, database_unavailable  # views import us
+
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except DATABASE_UNAVAILABLE as exc:
+            # The session could not be read or deleted: the user is told sign-out did not
+            # happen (a 503 with a reference) instead of a 500 or a false "signed out".
+            return database_unavailable(request, exc)
+
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "SAMLRequest" in request.GET or "SAMLResponse" in request.GET:
             # Authenticated by their signature, wherever the browser came from.

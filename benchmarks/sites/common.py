@@ -4,6 +4,8 @@ Environment (set by ``python -m benchmarks``):
 - BENCH_DIR: the run's scratch directory (SQLite file, metadata file, SP key pair)
 - BENCH_BASE_URL: the site's base URL, e.g. http://127.0.0.1:8123
 - BENCH_SITE: "stock" or "ours" (names the SQLite file)
+- BENCH_DATABASE_URL: optional, postgres://...: the site's PostgreSQL database instead
+  (``--database postgres``: both sites on one throwaway cluster, a database each)
 """
 
 import os
@@ -54,6 +56,13 @@ DATABASES = {
         },
     }
 }
+# PostgreSQL over TCP on 127.0.0.1, READ COMMITTED (Django's default), the same
+# persistent connections for both sites.
+if os.environ.get("BENCH_DATABASE_URL"):
+    from tests.databases import database_settings
+
+    DATABASES = {"default": {**database_settings(os.environ["BENCH_DATABASE_URL"]),
+                             "CONN_MAX_AGE": 600}}
 
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",

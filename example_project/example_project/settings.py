@@ -18,12 +18,28 @@ Environment (the project's black-box contract):
   '{"GROUP_MAP": {"<group object id>": "Editors"}, "STAFF_ROLES": ["Admin"]}'.
   Unset: the stand-in's demo mapping (DEMO_GROUP_POLICY) in stand-in mode, none otherwise.
   "{}" turns mapping off. /whoami/ shows the resulting groups, is_staff, is_superuser.
+- DATABASE_URL: optional, postgres://USER:PASSWORD@HOST:PORT/NAME (``postgresql://`` too;
+  query parameters such as ?sslmode=require become connection options). Unset: the SQLite
+  file EXAMPLE_DB_PATH (default example_project/db.sqlite3). Needs psycopg
+  (pip install -e .[example] or .[test]).
+- REDIS_URL: optional, redis://[:PASSWORD@]HOST:PORT/DB. Set: used assertion, request and
+  logout ids go to that Redis (THOROPASS_SSO['REPLAY_CACHE'] = "replay"). Unset: to
+  thoropass_sso's table in the database. Needs redis (same extras).
+- THOROPASS_SSO_METADATA_RELOAD_INTERVAL: optional, seconds (default 30) after which each
+  worker checks whether the stored metadata changed (a refresh run on any host).
+- EXAMPLE_DB_PATH, EXAMPLE_STATE_DIR: optional, where the SQLite file and the stand-in's
+  key live (for running several copies side by side).
+
+Several hosts with the same THOROPASS_SSO_BASE_URL, DJANGO_SECRET_KEY, DATABASE_URL and
+REDIS_URL are one site behind a load balancer: a sign-in begun on one completes on any
+other, a response used on one is refused on all, a metadata refresh run anywhere reaches
+every worker within the reload interval.
 """
 
 import json
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Optional, for running several copies side by side (the test suite does):
@@ -101,8 +117,32 @@ TEMPLATES = [{
     ]},
 }]
 
+def database_from_url(url: str) -> dict:
+    """A DATABASES entry for postgres://USER:PASSWORD@HOST:PORT/NAME?OPTION=VALUE."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "DATABASE_URL must look like postgres://USER:PASSWORD@HOST:PORT/NAME")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "OPTIONS": dict(parse_qsl(parts.query)),
+        # gunicorn workers keep their connection between requests, and check it before
+        # reusing it, so that a database restart costs no request.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 DATABASES = {
-    "default": {
+    "default": database_from_url(DATABASE_URL) if DATABASE_URL else {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": DATABASE_PATH,
         # Several workers share one SQLite file: wait for locks instead of failing.
@@ -112,8 +152,23 @@ DATABASES = {
 
 # Replay protection needs nothing here: used assertion ids go to thoropass_sso's
 # own table in this database, which every worker shares (REPLAY_CACHE left empty;
-# docs/settings.md). The demo's migrations 0001/0002 once created cache tables
-# for an earlier layout and are kept so existing databases migrate.
+# docs/settings.md), unless REDIS_URL puts them in Redis. The demo's migrations
+# 0001/0002 once created cache tables for an earlier layout and are kept so existing
+# databases migrate.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Its own alias, so that clearing another cache never forgets used ids. Give
+        # that Redis maxmemory-policy noeviction and appendonly yes (docs/settings.md).
+        "replay": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "thoropass-example",
+            # Redis down: the 503 page at once, not after a long wait.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+    }
 
 THOROPASS_SSO = {
     "BASE_URL": SITE_BASE_URL,
@@ -125,6 +180,8 @@ THOROPASS_SSO = {
     # their metadata URLs may be local test servers here: loopback, over http.
     "METADATA_ALLOWED_HOSTS": ["127.0.0.1", "localhost", "::1"],
     "METADATA_ALLOW_HTTP": True,
+    "REPLAY_CACHE": "replay" if REDIS_URL else "",
+    "METADATA_RELOAD_INTERVAL": int(os.environ.get("THOROPASS_SSO_METADATA_RELOAD_INTERVAL") or 30),
 }
 if os.environ.get("THOROPASS_SSO_ENCRYPTION", "").strip() == "1":
     from thoropass_sso.keys import create_key_file

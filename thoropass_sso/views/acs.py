@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.contrib import auth
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, InterfaceError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -40,7 +40,7 @@ from ..rejections import rejection_response
 from ..replay import claim_once, replay_cache_is_shared
 from ..runtime import ConnectionConfig
 from ..signals import user_created, user_signed_in
-from .errors import missing_tables, not_configured
+from .errors import DATABASE_UNAVAILABLE, database_unavailable, missing_tables, not_configured
 
 logger = logging.getLogger("thoropass_sso")
 
@@ -139,12 +139,15 @@ class AssertionConsumerServiceView(View):
             return not_configured(request, exc, connection=connection)
         except SignInRejected as rejection:
             return rejection_response(request, rejection, claims=claims, connection=connection)
-        except DatabaseError as exc:
-            # Nothing was written: the sign-in's transaction rolled back.
-            problem = missing_tables(exc)
-            if problem is None:
-                raise
-            return not_configured(request, problem, connection=connection)
+        except (DatabaseError, InterfaceError) as exc:
+            # Nothing was written: the sign-in's transaction rolled back. A missing table is
+            # a deployment step not taken (check before the outage clause: on SQLite it is an
+            # OperationalError too); the database gone away is a 503 the user can retry.
+            if (problem := missing_tables(exc)) is not None:
+                return not_configured(request, problem, connection=connection)
+            if isinstance(exc, DATABASE_UNAVAILABLE):
+                return database_unavailable(request, exc, connection=connection)
+            raise
 
         created = sign_in.created
         if created:

@@ -34,7 +34,7 @@ from ..redirects import default_login_redirect, safe_relative_path
 from ..registry import registry
 from ..runtime import ConnectionRuntime, signing_key_for
 from ..saml.authn_request import authn_request_redirect
-from .errors import missing_tables, not_configured
+from .errors import DATABASE_UNAVAILABLE, database_unavailable, missing_tables, not_configured
 
 logger = logging.getLogger("thoropass_sso")
 
@@ -61,6 +61,16 @@ class LoginView(View):
     """Start a sign-in: to the named connection, the email's connection, or the only one."""
 
     http_method_names = ["get", "head", "post"]
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except DATABASE_UNAVAILABLE as exc:
+            # Reading the session, the connections or the domains needs the database. A
+            # missing table (an OperationalError on SQLite) is a step not taken, not an outage.
+            if (problem := missing_tables(exc)) is not None:
+                return not_configured(request, problem)
+            return database_unavailable(request, exc)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         return self._handle(request, request.GET)
