@@ -189,7 +189,11 @@ def render() -> str:
             total += len(cases)
             if len(cases) == 1 and not cases[0][0]:
                 refused, controls = _proved(cases[0][1])
-                lines.append(f"Refused as: {_cell(refused)}. Control: {_cell(controls)}.")
+                lines.append(
+                    f"Refused as: {_cell(refused)}. Control: {_cell(controls)}."
+                    if refused or controls
+                    else "Asserted by the test itself, not through the hostile driver."
+                )
                 continue
             lines += ["| case | refused as | control |", "|---|---|---|"]
             for case, proof in cases:

@@ -228,3 +228,91 @@ def test_an_encrypted_assertion_holding_something_else_is_the_same_refusal(encry
     xml = encrypting.unsolicited(**enc(key_files, mutate_encrypted=nameid_instead))
     encrypting.expect_rejected(Reason.DECRYPTION_FAILED, lambda: encrypting.post(Client(), xml))
     encrypting.expect_signed_in(encrypting.post(Client(), encrypting.unsolicited(**enc(key_files))))
+
+
+# -- only the one shape Entra sends is decrypted -------------------------------------------
+# Mutation testing (docs/mutation-testing.md) found these shapes unchecked by any test.
+
+def _encrypted_data(root: etree._Element) -> etree._Element:
+    return root.find(f"saml:EncryptedAssertion/{XENC}EncryptedData", NS)
+
+
+def _second_encrypted_data(root: etree._Element) -> None:
+    data = _encrypted_data(root)
+    data.addnext(etree.fromstring(etree.tostring(data)))
+
+
+def _unknown_child(root: etree._Element) -> None:
+    etree.SubElement(root.find("saml:EncryptedAssertion", NS), f"{SAML}Advice")
+
+
+def _content_type(root: etree._Element) -> None:
+    _encrypted_data(root).set("Type", "http://www.w3.org/2001/04/xmlenc#Content")
+
+
+def _cipher_reference(which: str):
+    def tamper(root: etree._Element) -> None:
+        # The EncryptedKey's CipherValue comes first (KeyInfo precedes CipherData).
+        values = list(_encrypted_data(root).iter(f"{XENC}CipherValue"))
+        value = values[0] if which == "key" else values[-1]
+        data = value.getparent()
+        data.remove(value)
+        # Never dereferenced: a CipherReference would make the site fetch what the sender names.
+        etree.SubElement(data, f"{XENC}CipherReference", URI="http://127.0.0.1:9/cipher")
+    return tamper
+
+
+@pytest.mark.parametrize(("tamper", "reason"), [
+    # Mutation: `or` -> `and` in Decrypter._parts' one-EncryptedData check.
+    (_second_encrypted_data, Reason.MALFORMED),
+    (_unknown_child, Reason.MALFORMED),
+    # Mutation: the Type attribute's name misspelt (never read, so never refused).
+    (_content_type, Reason.MALFORMED),
+    # Mutation: `and` -> `or` in _has_inline_cipher (then xmlsec is handed the reference).
+    (_cipher_reference("data"), Reason.MALFORMED),
+    (_cipher_reference("key"), Reason.MALFORMED),
+], ids=["two-EncryptedData", "an-unknown-child", "Type-Content", "data-CipherReference",
+        "key-CipherReference"])
+def test_only_the_shape_entra_sends_is_decrypted(encrypting: Hostile, key_files, tamper, reason):
+    xml = encrypting.unsolicited(**enc(key_files, mutate_encrypted=tamper))
+    encrypting.expect_rejected(reason, lambda: encrypting.post(Client(), xml))
+    encrypting.expect_signed_in(encrypting.post(Client(), encrypting.unsolicited(**enc(key_files))))
+
+
+def _encrypted_bytes(plaintext: bytes, recipient_cert_pem: bytes) -> etree._Element:
+    """An EncryptedAssertion of any bytes, labelled Type=Element: anyone holding the site's
+    certificate can make one."""
+    import xmlsec
+
+    constants = xmlsec.constants
+    container = etree.Element(f"{SAML}EncryptedAssertion", nsmap={"saml": NS["saml"]})
+    data = xmlsec.template.encrypted_data_create(
+        container, constants.TransformAes256Gcm, type=constants.TypeEncElement, ns="xenc")
+    xmlsec.template.encrypted_data_ensure_cipher_value(data)
+    info = xmlsec.template.encrypted_data_ensure_key_info(data, ns="ds")
+    key = xmlsec.template.add_encrypted_key(info, constants.TransformRsaOaep)
+    xmlsec.template.encrypted_data_ensure_cipher_value(key)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(recipient_cert_pem, constants.KeyDataFormatCertPem, None))
+    context = xmlsec.EncryptionContext(manager)
+    context.key = xmlsec.Key.generate(constants.KeyDataAes, 256, constants.KeyDataTypeSession)
+    container.append(context.encrypt_binary(data, plaintext))
+    return container
+
+
+
+
+@pytest.mark.parametrize("extra", ["text-before", "text-after"])
+def test_a_plaintext_with_text_beside_the_assertion_is_the_same_refusal(
+        encrypting: Hostile, key_files, extra):
+    # The genuine signed assertion, encrypted together with text the sender chose. Mutation:
+    # `or` -> `and` in Decrypter._plaintext's one-element check.
+    root = etree.fromstring(encrypting.unsolicited())
+    signed = root.find("saml:Assertion", NS)
+    # Standing on its own (its namespaces declared on it), as Entra's plaintext does.
+    plaintext = etree.tostring(etree.fromstring(etree.tostring(signed)))
+    plaintext = b"chosen text" + plaintext if extra == "text-before" else plaintext + b"chosen text"
+    root.replace(signed, _encrypted_bytes(plaintext, cert(key_files["current"])))
+    xml = etree.tostring(root)
+    encrypting.expect_rejected(Reason.DECRYPTION_FAILED, lambda: encrypting.post(Client(), xml))
+    encrypting.expect_signed_in(encrypting.post(Client(), encrypting.unsolicited(**enc(key_files))))

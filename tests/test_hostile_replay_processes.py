@@ -78,16 +78,23 @@ class Site:
 
 
 @pytest.fixture(scope="module", params=list(STORES))
+def store(request: pytest.FixtureRequest) -> str:
+    # Named ``store`` so tests/security_doc.py folds the stores into one row per test:
+    # which of them a run has varies with the run (Redis only where one is started).
+    return request.param
+
+
+@pytest.fixture(scope="module")
 def site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn,
+    store: str, tmp_path_factory: pytest.TempPathFactory, entra: EntraStandIn,
     metadata_server: MetadataServer,
 ) -> Iterator[Site]:
     """One database (migrate, cache table, metadata via the real command); two servers on it."""
     workdir = tmp_path_factory.mktemp("processes")
     with site_database(workdir) as database_url:
-        for servers in _two_servers(workdir, database_url, STORES[request.param], entra,
+        for servers in _two_servers(workdir, database_url, STORES[store], entra,
                                     metadata_server):
-            yield Site(servers, request.param, database_url)
+            yield Site(servers, store, database_url)
 
 
 def _two_servers(workdir: Path, database_url: str, replay_store: dict, entra: EntraStandIn,

@@ -182,3 +182,5 @@ def test_on_redis_a_refused_sign_ins_id_stays_used(hostile: Hostile, settings) -
     hostile.expect_rejected(Reason.GUEST_NOT_ALLOWED, lambda: hostile.post(Client(), xml))
     override_sso(settings, ALLOW_GUESTS=True)
     hostile.expect_rejected(Reason.REPLAY, lambda: hostile.post(Client(), xml))
+    # The control: the same guest, in a response of its own, signs in through Redis.
+    hostile.expect_signed_in(hostile.post(Client(), hostile.unsolicited(user=guest)))
