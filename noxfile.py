@@ -9,12 +9,13 @@ the quick default session with ARGS for pytest (see ``./dev``; ``nox -l`` lists 
 | tests-django6.0-postgres   | 3.12   | 6.0     | PostgreSQL       | Redis                 |              |
 
 Every test session runs the whole suite (the browser test, which drives Chromium, in the
-first one only). The PostgreSQL sessions run it under ``python -m tests.servers --postgres
---redis``, which starts a throwaway PostgreSQL cluster and a Redis for that pytest run and
-stops them afterwards, also when it fails (tests/servers.py); the fault tests start servers
-of their own to stop and restart. Interpreters are found on PATH, in pyenv
-(~/.pyenv/versions) or through THOROPASS_PYTHON311 / THOROPASS_PYTHON312; nothing is ever
-downloaded. A missing interpreter fails its session with a message saying how to get it.
+first one only, and after it the fixed sample of mutants of ``./dev mutate --sample``). The
+PostgreSQL sessions run it under ``python -m tests.servers --postgres --redis``, which
+starts a throwaway PostgreSQL cluster and a Redis for that pytest run and stops them
+afterwards, also when it fails (tests/servers.py); the fault tests start servers of their
+own to stop and restart. Interpreters are found on PATH, in pyenv (~/.pyenv/versions) or
+through THOROPASS_PYTHON311 / THOROPASS_PYTHON312; nothing is ever downloaded. A missing
+interpreter fails its session with a message saying how to get it.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def install(session: nox.Session, *requirements: str) -> None:
     stamp.write_text(digest)
 
 
-def suite(session: nox.Session, django: str, *, postgres: bool, browser: bool) -> None:
+def suite(session: nox.Session, django: str, *, postgres: bool, browser: bool,
+          mutation_sample: bool = False) -> None:
     """``django``: a requirement, e.g. "Django>=5.2,<5.3"."""
     install(session, "-e", ".[test]", django)
     session.run("python", "-c", "import django, sys; print('Django', django.get_version(), "
@@ -103,6 +105,10 @@ def suite(session: nox.Session, django: str, *, postgres: bool, browser: bool) -
         session.run("python", "-m", "tests.servers", "--postgres", "--redis", "--", *pytest, env=env)
     else:
         session.run(*pytest, env=env)
+    if mutation_sample and not session.posargs:
+        # CI's fixed sample of mutants (docs/mutation-testing.md), in this session's venv:
+        # a surviving mutant no one has explained fails the run.
+        session.run("python", "-m", "tests.mutation", "--sample", env=env)
 
 
 @nox.session(python=PYTHONS["3.11"])
@@ -115,9 +121,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(name="tests-django5.2-sqlite", python=PYTHONS["3.11"])
 def tests_django52_sqlite(session: nox.Session) -> None:
-    """Django 5.2 LTS, Python 3.11, SQLite; with the browser test."""
+    """Django 5.2 LTS, Python 3.11, SQLite; with the browser test, then the mutation sample."""
     need(session, "3.11")
-    suite(session, "Django>=5.2,<5.3", postgres=False, browser=True)
+    suite(session, "Django>=5.2,<5.3", postgres=False, browser=True, mutation_sample=True)
 
 
 @nox.session(name="tests-django5.2-postgres", python=PYTHONS["3.11"])

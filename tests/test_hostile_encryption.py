@@ -22,7 +22,15 @@ from thoropass_sso.keys import create_key_file, load_key_file
 from thoropass_sso.reasons import Reason
 from thoropass_sso.testing.entra import encrypt_element
 
-from .hostile_helpers import NS, SAML, Hostile, attribute_value, hostile, override_sso  # noqa: F401
+from .hostile_helpers import (  # noqa: F401
+    NS,
+    SAML,
+    Hostile,
+    attribute_value,
+    evil_copy,
+    hostile,
+    override_sso,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -315,4 +323,20 @@ def test_a_plaintext_with_text_beside_the_assertion_is_the_same_refusal(
     root.replace(signed, _encrypted_bytes(plaintext, cert(key_files["current"])))
     xml = etree.tostring(root)
     encrypting.expect_rejected(Reason.DECRYPTION_FAILED, lambda: encrypting.post(Client(), xml))
+    encrypting.expect_signed_in(encrypting.post(Client(), encrypting.unsolicited(**enc(key_files))))
+
+
+def test_assertions_inside_the_decrypted_assertion_are_counted_together(encrypting: Hostile,
+                                                                        key_files):
+    # Inside the signed plaintext, Advice holds another assertion and an encrypted one.
+    # Mutation: ``+`` -> ``-`` in ResponseVerifier._decrypted's count -> 2 - 1 passes as one.
+    def nested(root: etree._Element) -> None:
+        assertion = root.find("saml:Assertion", NS)
+        advice = etree.Element(f"{SAML}Advice")
+        assertion.insert(list(assertion).index(assertion.find("saml:Conditions", NS)) + 1, advice)
+        advice.append(evil_copy(assertion))
+        etree.SubElement(advice, f"{SAML}EncryptedAssertion")
+
+    xml = encrypting.unsolicited(**enc(key_files, mutate=nested))
+    encrypting.expect_rejected(Reason.ASSERTION_COUNT, lambda: encrypting.post(Client(), xml))
     encrypting.expect_signed_in(encrypting.post(Client(), encrypting.unsolicited(**enc(key_files))))

@@ -12,6 +12,7 @@ the operator's commands.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -89,6 +90,12 @@ def test_the_same_upn_and_object_id_in_two_tenants_are_two_users(two_tenants: Te
     assert ada_user.username != twin_user.username  # the UPN is display only, never a key
     ada_user.refresh_from_db()
     assert ada_user.first_name == "Ada"  # the other tenant's sign-in changed nothing of Ada's
+    # Nor does the twin's next sign-in, under a new UPN. Mutation: the identity UPDATE in
+    # EntraBackend._returning_user filtered without tenant_id -> Ada's UPN becomes the twin's.
+    renamed = dataclasses.replace(twin, upn="renamed@fabrikam.example")
+    assert sign_in(Client(), two_tenants.fabrikam, renamed, connection="fabrikam").status_code == 302
+    assert EntraIdentity.objects.get(user=ada_user).upn == ADA.upn
+    assert EntraIdentity.objects.get(user=twin_user).upn == "renamed@fabrikam.example"
 
 
 def test_the_sign_on_url_asks_when_several_connections_are_active(two_tenants: Tenants):

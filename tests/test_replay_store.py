@@ -61,7 +61,7 @@ def test_expired_ids_are_purged_and_unexpired_ids_kept() -> None:
         assert replay.claim_once("assertion", name, until=now + timedelta(minutes=minutes),
                                  now=now, skew_seconds=180)
     later = now + timedelta(minutes=10)
-    assert replay.purge_expired(later) == 1
+    assert replay.purge_expired(later, margin_seconds=0) == 1
     assert not replay.claim_once("assertion", "new", until=later, now=later, skew_seconds=180)
     assert replay.claim_once("assertion", "old", until=later, now=later, skew_seconds=180)
 
@@ -78,13 +78,15 @@ def test_each_process_purges_after_commit_now_and_then(
     now = datetime(2030, 1, 1, tzinfo=UTC)
     UsedMessageId.objects.create(key="assertion:expired", expires=now - timedelta(seconds=1))
     clock = [1_000_000.0]
-    monkeypatch.setattr(replay, "_last_purge", clock[0] - 10)  # purged 10 s ago
+    monkeypatch.setattr(replay, "_last_purge", clock[0])  # purged just now
+    clock[0] += replay.PURGE_INTERVAL - 1
     with use_clock(monotonic=lambda: clock[0]), \
             django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert replay.claim_once("assertion", "a", until=now, now=now, skew_seconds=0)
     assert callbacks == []
     assert UsedMessageId.objects.filter(key="assertion:expired").exists()
-    clock[0] += replay.PURGE_INTERVAL
+    # Mutation: ``<`` -> ``<=`` in _purge_now_and_then -> no purge at exactly the interval.
+    clock[0] += 1
     with use_clock(monotonic=lambda: clock[0]), \
             django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert replay.claim_once("assertion", "b", until=now, now=now, skew_seconds=0)
@@ -120,7 +122,7 @@ def test_sign_in_with_and_without_use_tz(hostile: Hostile, settings, use_tz) -> 
     hostile.expect_signed_in(hostile.post(Client(), xml))
     hostile.expect_rejected(Reason.REPLAY, lambda: hostile.post(Client(), xml))
     # The purge compares the same kind of datetime the rows hold.
-    replay.purge_expired(datetime.now(UTC) + timedelta(days=1))
+    replay.purge_expired(datetime.now(UTC) + timedelta(days=1), margin_seconds=0)
     assert not UsedMessageId.objects.exists()
 
 
@@ -139,6 +141,13 @@ def test_a_missing_table_is_a_503_naming_migrate(hostile: Hostile, caplog) -> No
     finally:
         with connection.schema_editor() as editor:
             editor.create_model(UsedMessageId)
+
+
+def test_another_database_error_is_not_read_as_a_missing_table() -> None:
+    # A lock timeout with the table in place must stay a database error (503
+    # database_unavailable), not turn into "run migrate". Mutations: the table name or the
+    # introspection result replaced -> ConfigurationError here.
+    assert replay._raise_if_not_migrated(DatabaseError("canceling statement: lock timeout")) is None
 
 
 # -- Redis (REPLAY_CACHE naming a django.core.cache.backends.redis.RedisCache) -----------

@@ -151,7 +151,7 @@ def claim_once(kind: str, value: str, *, until: datetime, now: datetime, skew_se
     return True
 
 
-def purge_expired(now: datetime, *, margin_seconds: int = 0) -> int:
+def purge_expired(now: datetime, *, margin_seconds: int) -> int:
     """Delete used ids whose window closed more than ``margin_seconds`` ago; returns how many.
 
     The margin (the clock skew) keeps a host whose clock runs ahead from deleting

@@ -126,7 +126,8 @@ class VerifiedAssertion:
 
 
 def _reject(reason: Reason, detail: str) -> SignInRejected:
-    return SignInRejected(reason, detail)
+    # The detail only reaches the log: what the site does is the reason.
+    return SignInRejected(reason, detail)  # pragma: no mutate
 
 
 def decode_post_binding(value: str, max_bytes: int) -> bytes:
@@ -157,7 +158,7 @@ def _instant(element: etree._Element, attribute: str, *, required: bool) -> date
         raise _reject(Reason.MALFORMED, f"{etree.QName(element).localname}@{attribute} invalid") from None
 
 
-def _at_most_one(parent: etree._Element, path: str, what: str) -> etree._Element | None:
+def _at_most_one(parent: etree._Element, path: str) -> etree._Element | None:
     """The only ``path`` child of ``parent``, or None; two are refused.
 
     The schema allows one Issuer, Subject, NameID, Conditions; Entra sends one
@@ -167,7 +168,7 @@ def _at_most_one(parent: etree._Element, path: str, what: str) -> etree._Element
     """
     found = parent.findall(path, NS)
     if len(found) > 1:
-        raise _reject(Reason.MALFORMED, f"{len(found)} {what} elements")
+        raise _reject(Reason.MALFORMED, f"{len(found)} {path} in {etree.QName(parent).localname}")
     return found[0] if found else None
 
 
@@ -217,8 +218,9 @@ class ResponseVerifier:
             raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the connection's")
         if parsed.assertion is None:
             # Signed response, encrypted assertion: the signature over the ciphertext is
-            # checked first, so altered ciphertext never reaches the decryption at all.
-            self._verify_signatures(parsed, trust, response_only=True)
+            # checked first (there is no assertion yet to check), so altered ciphertext never
+            # reaches the decryption at all.
+            self._verify_signatures(parsed, trust)
             encrypted = parsed.root.find("saml:EncryptedAssertion", NS)
             tree, assertion = self._decrypted(parsed.root, encrypted)
             self._check_assertion_issuer(assertion, parsed.claimed_issuer)
@@ -256,7 +258,7 @@ class ResponseVerifier:
         if len(assertions) + len(encrypted) != 1 or len(direct) != 1:
             raise _reject(Reason.ASSERTION_COUNT,
                           f"{len(assertions)} assertions, {len(encrypted)} encrypted")
-        response_issuer = text_of(_at_most_one(root, "saml:Issuer", "Response Issuer"))
+        response_issuer = text_of(_at_most_one(root, "saml:Issuer"))
         if encrypted:
             if not self.expect.decrypter:
                 raise _reject(Reason.ENCRYPTED_ASSERTION, "EncryptedAssertion, and no decryption key")
@@ -274,7 +276,7 @@ class ResponseVerifier:
     def _check_assertion_issuer(assertion: etree._Element, response_issuer: str) -> str:
         if assertion.get("Version") != "2.0":
             raise _reject(Reason.WRONG_VERSION, "Assertion Version is not 2.0")
-        claimed = text_of(_at_most_one(assertion, "saml:Issuer", "Assertion Issuer"))
+        claimed = text_of(_at_most_one(assertion, "saml:Issuer"))
         if not claimed:
             raise _reject(Reason.WRONG_ISSUER, "Assertion has no Issuer")
         if response_issuer and response_issuer != claimed:
@@ -288,7 +290,7 @@ class ResponseVerifier:
         ``root`` itself is kept as posted: a Response signature covers the ciphertext.
         """
         assertion = self.expect.decrypter.decrypt(encrypted, f"{{{SAML}}}Assertion")
-        tree = copy.deepcopy(root)
+        tree = copy.deepcopy(root)  # pragma: no mutate (lxml's copy.copy is as deep)
         placeholder = tree.find("saml:EncryptedAssertion", NS)
         tree.replace(placeholder, assertion)
         assertion = tree.find("saml:Assertion", NS)
@@ -302,13 +304,13 @@ class ResponseVerifier:
         return tree, assertion
 
     def _verify_signatures(self, parsed: ParsedResponse, trust: IdpTrust, *,
-                           response_only: bool = False, assertion_only: bool = False) -> None:
+                           assertion_only: bool = False) -> None:
         """Verify every signature present with ``trust``'s keys; they must cover the assertion.
 
         An encrypted assertion's own signature is checked on the plaintext, the
         Response's (which covers the ciphertext) on the document as posted --
-        before decryption when the Response is signed (``response_only``, then
-        ``assertion_only`` once decrypted).
+        before decryption when the Response is signed (``parsed.assertion`` is then
+        None), and then the assertion's alone (``assertion_only``) once decrypted.
         """
         root, tree, assertion = parsed.root, parsed.document, parsed.assertion
         allowed = {root, assertion} if not parsed.encrypted else {root}
@@ -323,9 +325,7 @@ class ResponseVerifier:
         assertion_signatures = assertion.findall("ds:Signature", NS) if assertion is not None else []
         if len(response_signatures) > 1 or len(assertion_signatures) > 1:
             raise _reject(Reason.SIGNATURE_REFERENCE, "more than one signature on an element")
-        if response_only:
-            assertion_signatures = []
-        elif assertion_only:
+        if assertion_only:
             response_signatures = []
         elif not response_signatures and not assertion_signatures:
             # An encrypted assertion proves nothing by itself: anyone can encrypt to our
@@ -368,7 +368,7 @@ class ResponseVerifier:
                 raise _reject(Reason.STALE, "IssueInstant too old")
 
         # Subject: a non-empty NameID and one bearer confirmation addressed to us.
-        subject = _at_most_one(assertion, "saml:Subject", "Subject")
+        subject = _at_most_one(assertion, "saml:Subject")
         if subject is None:
             raise _reject(Reason.MISSING_NAME_ID, "no Subject")
         name_id_element = self._name_id(subject, trust)
@@ -399,7 +399,7 @@ class ResponseVerifier:
             raise _reject(Reason.UNKNOWN_REQUEST, "Response and assertion InResponseTo differ")
 
         # Conditions: validity window and every audience restriction naming us.
-        conditions = _at_most_one(assertion, "saml:Conditions", "Conditions")
+        conditions = _at_most_one(assertion, "saml:Conditions")
         if conditions is None:
             raise _reject(Reason.WRONG_AUDIENCE, "no Conditions")
         not_before = _instant(conditions, "NotBefore", required=False)
@@ -422,7 +422,7 @@ class ResponseVerifier:
             if not audiences & accepted:
                 raise _reject(Reason.WRONG_AUDIENCE, "an AudienceRestriction excludes this site")
 
-        authn_statement = _at_most_one(assertion, "saml:AuthnStatement", "AuthnStatement")
+        authn_statement = _at_most_one(assertion, "saml:AuthnStatement")
         if authn_statement is None:
             raise _reject(Reason.MALFORMED, "no AuthnStatement")
         _instant(authn_statement, "AuthnInstant", required=True)
@@ -488,8 +488,8 @@ class ResponseVerifier:
         """The Subject's NameID -- decrypted from an EncryptedID -- with its qualifiers checked."""
         if subject.find("saml:BaseID", NS) is not None:
             raise _reject(Reason.MISSING_NAME_ID, "BaseID instead of NameID")
-        encrypted = _at_most_one(subject, "saml:EncryptedID", "EncryptedID")
-        element = _at_most_one(subject, "saml:NameID", "NameID")
+        encrypted = _at_most_one(subject, "saml:EncryptedID")
+        element = _at_most_one(subject, "saml:NameID")
         if encrypted is not None:
             if element is not None:
                 raise _reject(Reason.MALFORMED, "both NameID and EncryptedID")
