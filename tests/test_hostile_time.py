@@ -202,3 +202,69 @@ def test_off_calendar_issue_instant_on_the_unsigned_response_is_a_4xx(hostile: H
         root.set("IssueInstant", instant)
 
     hostile.attack(Reason.MALFORMED, tamper=tamper)
+
+
+@pytest.mark.parametrize("offset", ["ahead by the skew", "old by the age and the skew"])
+def test_an_issue_instant_exactly_at_a_bound_is_accepted(hostile: Hostile, offset: str) -> None:
+    """The bounds are inclusive: "more than the skew ahead", "older than MAX_RESPONSE_AGE +
+    skew". Mutations: ``>`` -> ``>=`` and ``<`` -> ``<=`` in the IssueInstant checks."""
+    from thoropass_sso import clock
+
+    now = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
+    issued = now + SKEW if offset == "ahead by the skew" else now - timedelta(seconds=600) - SKEW
+
+    def open_confirmation(root: etree._Element) -> None:
+        # Only the IssueInstant rule is at its bound; the confirmation stays open.
+        assertion_of(root).find(CONFIRMATION, NS).set(
+            "NotOnOrAfter", format_instant(now + timedelta(minutes=5)))
+
+    with clock.use(now=lambda: now):
+        client, request = hostile.login()
+        at_bound = hostile.genuine(request, issued_at=issued, mutate=open_confirmation)
+        hostile.expect_signed_in(hostile.post(client, at_bound))
+        # One second further is refused (the control of the bound, the other way).
+        client, request = hostile.login()
+        beyond = issued + timedelta(seconds=1) if offset == "ahead by the skew" else (
+            issued - timedelta(seconds=1))
+        hostile.expect_rejected(
+            Reason.NOT_YET_VALID if offset == "ahead by the skew" else Reason.STALE,
+            lambda: hostile.post(client, hostile.genuine(request, issued_at=beyond,
+                                                         mutate=open_confirmation)))
+
+
+# Each window bound, exactly: (the element, the attribute, its offset from now that is still
+# accepted, the reason one second further). NotBefore may be up to the skew ahead; a
+# NotOnOrAfter must be more than the skew ago to be refused (it is exclusive: at it, the
+# assertion is over). Mutations: each ``<``/``>=`` of those checks flipped to ``<=``/``>``, and
+# ``now + skew`` -> ``now - skew`` for the confirmation's NotBefore.
+WINDOW_BOUNDS = {
+    "Conditions NotBefore": ("saml:Conditions", "NotBefore", SKEW, +1, Reason.NOT_YET_VALID),
+    "Conditions NotOnOrAfter": ("saml:Conditions", "NotOnOrAfter", -SKEW + timedelta(seconds=1),
+                                -1, Reason.EXPIRED),
+    "SubjectConfirmationData NotBefore": (CONFIRMATION, "NotBefore", SKEW, +1,
+                                          Reason.NOT_YET_VALID),
+    "SubjectConfirmationData NotOnOrAfter": (CONFIRMATION, "NotOnOrAfter",
+                                             -SKEW + timedelta(seconds=1), -1, Reason.EXPIRED),
+}
+
+
+@pytest.mark.parametrize("case", WINDOW_BOUNDS, ids=list(WINDOW_BOUNDS))
+def test_each_window_bound_exactly(hostile: Hostile, case: str) -> None:
+    from thoropass_sso import clock
+
+    path, attribute, accepted, step, reason = WINDOW_BOUNDS[case]
+    now = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+    def set_to(offset: timedelta):
+        def mutate(root: etree._Element) -> None:
+            assertion_of(root).find(path, NS).set(attribute, format_instant(now + offset))
+        return mutate
+
+    with clock.use(now=lambda: now):
+        client, request = hostile.login()
+        hostile.expect_signed_in(hostile.post(
+            client, hostile.genuine(request, issued_at=now, mutate=set_to(accepted))))
+        client, request = hostile.login()
+        beyond = set_to(accepted + timedelta(seconds=step))
+        hostile.expect_rejected(reason, lambda: hostile.post(
+            client, hostile.genuine(request, issued_at=now, mutate=beyond)))

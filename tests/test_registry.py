@@ -81,6 +81,14 @@ def test_only_an_active_connection_with_metadata_counts_for_the_sign_on_url(two_
     assert ConnectionRegistry().sign_on_choice() == SignOnChoice(count=1, only="fabrikam")
 
 
+def test_the_choice_reads_at_most_two_connections(two_tenants: Tenants):
+    # "Several" is all the Sign-on URL needs to know: with ten thousand customers it must
+    # not read them all. Mutation: ``[:2]`` -> ``[:3]``.
+    Connection.objects.create(name="third", status=Connection.Status.ACTIVE,
+                              metadata_sha256="0" * 64, tenant_id=STRANGER_TENANT)
+    assert ConnectionRegistry().sign_on_choice() == SignOnChoice(count=2, only=None)
+
+
 def test_no_active_connection_is_a_choice_of_none(two_tenants: Tenants):
     Connection.objects.update(status=Connection.Status.DISABLED)
     assert ConnectionRegistry().sign_on_choice() == SignOnChoice(count=0, only=None)
@@ -139,8 +147,12 @@ def test_the_settings_tenant_before_its_first_refresh_is_not_ready(fabrikam_only
     # changed -> contoso's first sign-in says "unknown organization" instead of
     # "run refresh_entra_metadata", or a stranger is told the site is not ready.
     fresh = ConnectionRegistry()
-    with pytest.raises(MetadataNotStored):
+    with pytest.raises(MetadataNotStored) as not_ready:
         fresh.for_issuer(entra.issuer_for(fabrikam_only.contoso.tenant_id))
+    # The operator's one line, naming the fix (the 503's log line and DEBUG page show it).
+    # Mutations: the message's text replaced or re-cased.
+    assert str(not_ready.value).startswith("No Entra metadata is stored for this tenant's")
+    assert "run 'python manage.py refresh_entra_metadata'" in str(not_ready.value)
     with pytest.raises(SignInRejected) as refused:
         fresh.for_issuer(entra.issuer_for(STRANGER_TENANT))
     assert refused.value.reason is Reason.UNKNOWN_ISSUER

@@ -66,6 +66,19 @@ def test_expired_ids_are_purged_and_unexpired_ids_kept() -> None:
     assert replay.claim_once("assertion", "old", until=later, now=later, skew_seconds=180)
 
 
+def test_an_id_is_held_to_the_second_after_its_window_and_the_skew() -> None:
+    # Rounded up plus one second, so a store keeping whole seconds never forgets the id
+    # while it is still accepted; and never less than a second, even for a window that has
+    # closed (a zero timeout means "expire now" to a cache). Mutations: the ``+ 1`` or the
+    # ``max(1, ...)`` floor changed.
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    for name, until, held in (("open", now + timedelta(seconds=59.2), 60 + 180 + 1),
+                              ("closed", now - timedelta(seconds=200), 1)):
+        assert replay.claim_once("assertion", name, until=until, now=now, skew_seconds=180)
+        row = UsedMessageId.objects.get(key=replay._digest("assertion", name))
+        assert row.expires == now + timedelta(seconds=held)
+
+
 def test_the_purge_leaves_a_margin_for_hosts_whose_clock_runs_behind() -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
     UsedMessageId.objects.create(key="assertion:just-expired", expires=now - timedelta(seconds=60))

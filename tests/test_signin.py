@@ -303,3 +303,22 @@ def test_a_configuration_mistake_found_at_sign_in_is_a_503_page_not_a_500(
     assert "reason=misconfigured" in caplog.text
     assert idp_initiated(client, entra, ada, acs_url=ACS_URL,
                          audience=SP_ENTITY_ID).status_code == 503
+
+
+@pytest.mark.django_db
+def test_a_sign_in_without_a_session_index_keeps_none_for_logout(client, entra, ada, stored_metadata):
+    # SessionIndex is optional in the schema: the logout request then names none, rather
+    # than an index Entra never issued. Mutation: the "" default replaced ("XXXX").
+    from lxml import etree
+
+    from thoropass_sso.slo import SESSION_KEY
+
+    def without_session_index(root: etree._Element) -> None:
+        statement = root.find(".//{urn:oasis:names:tc:SAML:2.0:assertion}AuthnStatement")
+        del statement.attrib["SessionIndex"]
+
+    assert sign_in(client, entra, ada, mutate=without_session_index).status_code == 302
+    assert client.session[SESSION_KEY]["session_index"] == ""
+    other = type(client)()
+    assert sign_in(other, entra, ada).status_code == 302
+    assert other.session[SESSION_KEY]["session_index"]  # the control: Entra's index is kept

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.shortcuts import resolve_url
@@ -25,13 +25,13 @@ def safe_relative_path(value: str | None) -> str | None:
     """
     if not value or len(value) > _MAX_LENGTH or not value.startswith("/"):
         return None
+    # Every candidate starts with "/" (unquoting never changes the first character), so
+    # none has a scheme, and only a leading "//" would give it a host.
     for candidate in (value, unquote(value), unquote(unquote(value))):
-        if candidate.startswith(("//", "/\\")) or "\\" in candidate:
+        # Browsers read a backslash as a slash ("/\\evil" is "//evil"): none is allowed.
+        if candidate.startswith("//") or "\\" in candidate:
             return None
         if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in candidate):
-            return None
-        parts = urlsplit(candidate)
-        if parts.scheme or parts.netloc:
             return None
     if not url_has_allowed_host_and_scheme(value, allowed_hosts=None):
         return None

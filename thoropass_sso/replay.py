@@ -127,7 +127,9 @@ def claim_once(kind: str, value: str, *, until: datetime, now: datetime, skew_se
     if not uses_database():
         cache = _cache()
         try:
-            return bool(cache.add(f"{_PREFIX}:{_digest(kind, value)}", 1, timeout=seconds))
+            # Only the key's presence is read, never its value.
+            return bool(cache.add(f"{_PREFIX}:{_digest(kind, value)}", 1,  # pragma: no mutate
+                                  timeout=seconds))
         except _store_down_errors() as exc:
             # Fail closed: an id that could not be recorded is never accepted. Django's
             # RedisCache lets redis-py's errors through (it has no "ignore exceptions"),

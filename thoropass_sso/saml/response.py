@@ -146,11 +146,18 @@ def decode_post_binding(value: str, max_bytes: int) -> bytes:
     return data
 
 
-def _instant(element: etree._Element, attribute: str, *, required: bool) -> datetime | None:
+def _instant(element: etree._Element, attribute: str) -> datetime:
+    """A required timestamp attribute, read strictly."""
+    instant = _optional_instant(element, attribute)
+    if instant is None:
+        raise _reject(Reason.MALFORMED, f"{etree.QName(element).localname}@{attribute} missing")
+    return instant
+
+
+def _optional_instant(element: etree._Element, attribute: str) -> datetime | None:
+    """An optional timestamp attribute, read strictly when present."""
     value = element.get(attribute)
     if value is None:
-        if required:
-            raise _reject(Reason.MALFORMED, f"{etree.QName(element).localname}@{attribute} missing")
         return None
     try:
         return parse_instant(value)
@@ -352,7 +359,7 @@ class ResponseVerifier:
     ) -> VerifiedAssertion:
         expect = self.expect
         skew = expect.clock_skew
-        assertion_id = assertion.get("ID") or ""
+        assertion_id = assertion.get("ID")
         if not assertion_id:
             raise _reject(Reason.MALFORMED, "Assertion has no ID")
         # Read again from the verified element (parse() read it before any signature check).
@@ -360,8 +367,8 @@ class ResponseVerifier:
             raise _reject(Reason.WRONG_ISSUER, "Assertion Issuer is not the connection's")
         self._check_children(assertion)
 
-        issue_instant = _instant(assertion, "IssueInstant", required=True)
-        for instant in (issue_instant, _instant(root, "IssueInstant", required=True)):
+        issue_instant = _instant(assertion, "IssueInstant")
+        for instant in (issue_instant, _instant(root, "IssueInstant")):
             if instant > now + skew:
                 raise _reject(Reason.NOT_YET_VALID, "IssueInstant in the future")
             if instant < now - expect.max_age - skew:
@@ -385,15 +392,15 @@ class ResponseVerifier:
             raise _reject(Reason.NO_BEARER_CONFIRMATION, "no SubjectConfirmationData")
         if data.get("Recipient") != expect.acs_url:
             raise _reject(Reason.WRONG_RECIPIENT, "Recipient is not this site's ACS URL")
-        confirmation_expiry = _instant(data, "NotOnOrAfter", required=False)
+        confirmation_expiry = _optional_instant(data, "NotOnOrAfter")
         if confirmation_expiry is None:
             raise _reject(Reason.NO_BEARER_CONFIRMATION, "SubjectConfirmationData has no NotOnOrAfter")
         if now - skew >= confirmation_expiry:
             raise _reject(Reason.EXPIRED, "SubjectConfirmationData expired")
-        confirmation_start = _instant(data, "NotBefore", required=False)
+        confirmation_start = _optional_instant(data, "NotBefore")
         if confirmation_start is not None and now + skew < confirmation_start:
             raise _reject(Reason.NOT_YET_VALID, "SubjectConfirmationData not yet valid")
-        in_response_to = data.get("InResponseTo", "")
+        in_response_to = data.get("InResponseTo") or ""
         response_irt = root.get("InResponseTo")
         if response_irt is not None and response_irt != in_response_to:
             raise _reject(Reason.UNKNOWN_REQUEST, "Response and assertion InResponseTo differ")
@@ -402,8 +409,8 @@ class ResponseVerifier:
         conditions = _at_most_one(assertion, "saml:Conditions")
         if conditions is None:
             raise _reject(Reason.WRONG_AUDIENCE, "no Conditions")
-        not_before = _instant(conditions, "NotBefore", required=False)
-        not_on_or_after = _instant(conditions, "NotOnOrAfter", required=False)
+        not_before = _optional_instant(conditions, "NotBefore")
+        not_on_or_after = _optional_instant(conditions, "NotOnOrAfter")
         if not_before is not None and now + skew < not_before:
             raise _reject(Reason.NOT_YET_VALID, "Conditions NotBefore in the future")
         if not_on_or_after is not None and now - skew >= not_on_or_after:
@@ -425,11 +432,11 @@ class ResponseVerifier:
         authn_statement = _at_most_one(assertion, "saml:AuthnStatement")
         if authn_statement is None:
             raise _reject(Reason.MALFORMED, "no AuthnStatement")
-        _instant(authn_statement, "AuthnInstant", required=True)
+        _instant(authn_statement, "AuthnInstant")
         if authn_statement.find("saml:AuthnContext", NS) is None:
             raise _reject(Reason.MALFORMED, "AuthnStatement without AuthnContext")
-        session_index = authn_statement.get("SessionIndex", "")
-        session_end = _instant(authn_statement, "SessionNotOnOrAfter", required=False)
+        session_index = authn_statement.get("SessionIndex") or ""
+        session_end = _optional_instant(authn_statement, "SessionNotOnOrAfter")
         if session_end is not None and now - skew >= session_end:
             raise _reject(Reason.EXPIRED, "SessionNotOnOrAfter passed")
 
