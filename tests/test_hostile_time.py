@@ -206,8 +206,10 @@ def test_off_calendar_issue_instant_on_the_unsigned_response_is_a_4xx(hostile: H
 
 @pytest.mark.parametrize("offset", ["ahead by the skew", "old by the age and the skew"])
 def test_an_issue_instant_exactly_at_a_bound_is_accepted(hostile: Hostile, offset: str) -> None:
-    """The bounds are inclusive: "more than the skew ahead", "older than MAX_RESPONSE_AGE +
-    skew". Mutations: ``>`` -> ``>=`` and ``<`` -> ``<=`` in the IssueInstant checks."""
+    """An IssueInstant is refused only when more than the skew ahead, or older than
+    MAX_RESPONSE_AGE + skew: at either bound exactly, it signs in.
+
+    Mutations: ``>`` -> ``>=`` and ``<`` -> ``<=`` in the IssueInstant checks."""
     from thoropass_sso import clock
 
     now = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -250,6 +252,8 @@ WINDOW_BOUNDS = {
 
 @pytest.mark.parametrize("case", WINDOW_BOUNDS, ids=list(WINDOW_BOUNDS))
 def test_each_window_bound_exactly(hostile: Hostile, case: str) -> None:
+    """At each bound of the validity windows, exactly, a response signs in; a second beyond
+    it, it is refused."""
     from thoropass_sso import clock
 
     path, attribute, accepted, step, reason = WINDOW_BOUNDS[case]
