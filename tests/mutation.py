@@ -2,6 +2,8 @@
 
     python -m tests.mutation            every module in pyproject.toml's [tool.mutmut]
     python -m tests.mutation --sample   the small fixed sample CI runs (SAMPLE below)
+    python -m tests.mutation --survivors   re-run only the last full run's survivors, with
+                                           the tests as they are now (after adding tests)
 
 mutmut changes the code one small edit at a time (a comparison flipped, a constant changed,
 a call dropped) and runs the tests that reach the changed function; a mutant no test
@@ -90,15 +92,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", action="store_true", help="only CI's fixed sample")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--survivors", action="store_true",
+                        help="re-run only the last full run's survivors against today's tests")
     parser.add_argument("--keep", action="store_true",
                         help="with --sample: keep its copy of the tree (to mutmut show there)")
     options = parser.parse_args()
 
     cwd = sample_tree() if options.sample else ROOT
-    shutil.rmtree(cwd / "mutants", ignore_errors=True)  # no stale results from older code
+    names: list[str] = []
+    if options.survivors:
+        if not (ROOT / "mutants" / "mutmut-stats.json").exists():
+            print("no earlier run in mutants/: run ./dev mutate first", file=sys.stderr)
+            return 2
+        names = survivors(ROOT)
+        # mutmut copies tests/ into mutants/ only when it is not there yet; new tests must
+        # reach the mutants. Mutated modules must be unchanged since that run (mutmut would
+        # make their mutants again, and their results start over).
+        shutil.copytree(ROOT / "tests", ROOT / "mutants" / "tests", dirs_exist_ok=True)
+    else:
+        shutil.rmtree(cwd / "mutants", ignore_errors=True)  # no stale results from older code
     started = time.monotonic()
     run = subprocess.run(
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(options.max_children)],
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(options.max_children),
+         *names],
         cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
     )
     minutes = (time.monotonic() - started) / 60

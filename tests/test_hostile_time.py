@@ -13,7 +13,7 @@ from lxml import etree
 from saml2.xmldsig import DIGEST_SHA1, SIG_RSA_SHA256
 
 from thoropass_sso.reasons import Reason
-from thoropass_sso.saml.timestamps import format_instant
+from thoropass_sso.saml.timestamps import format_instant, parse_instant
 
 from .hostile_helpers import (
     NS,
@@ -238,7 +238,8 @@ def test_an_issue_instant_exactly_at_a_bound_is_accepted(hostile: Hostile, offse
 # accepted, the reason one second further). NotBefore may be up to the skew ahead; a
 # NotOnOrAfter must be more than the skew ago to be refused (it is exclusive: at it, the
 # assertion is over). Mutations: each ``<``/``>=`` of those checks flipped to ``<=``/``>``, and
-# ``now + skew`` -> ``now - skew`` for the confirmation's NotBefore.
+# ``now + skew`` -> ``now - skew`` for the confirmation's NotBefore and ``now - skew`` ->
+# ``now + skew`` for SessionNotOnOrAfter.
 WINDOW_BOUNDS = {
     "Conditions NotBefore": ("saml:Conditions", "NotBefore", SKEW, +1, Reason.NOT_YET_VALID),
     "Conditions NotOnOrAfter": ("saml:Conditions", "NotOnOrAfter", -SKEW + timedelta(seconds=1),
@@ -247,6 +248,8 @@ WINDOW_BOUNDS = {
                                           Reason.NOT_YET_VALID),
     "SubjectConfirmationData NotOnOrAfter": (CONFIRMATION, "NotOnOrAfter",
                                              -SKEW + timedelta(seconds=1), -1, Reason.EXPIRED),
+    "AuthnStatement SessionNotOnOrAfter": ("saml:AuthnStatement", "SessionNotOnOrAfter",
+                                           -SKEW + timedelta(seconds=1), -1, Reason.EXPIRED),
 }
 
 
@@ -272,3 +275,46 @@ def test_each_window_bound_exactly(hostile: Hostile, case: str) -> None:
         beyond = set_to(accepted + timedelta(seconds=step))
         hostile.expect_rejected(reason, lambda: hostile.post(
             client, hostile.genuine(request, issued_at=now, mutate=beyond)))
+
+
+# -- parse_instant alone ------------------------------------------------------------------
+# The responses above carry whole-second UTC instants (what format_instant writes); Entra
+# sends up to seven fractional digits, and the schema allows any zone. Each case names the
+# mutation of thoropass_sso/saml/timestamps.py it fails.
+
+
+@pytest.mark.parametrize("value, expected", [
+    # Fractions: read to the microsecond, padded on the right, cut after six digits
+    # (mutations: the padding dropped or on the left, the cut or the width moved, the
+    # microseconds not passed on).
+    ("2030-01-02T03:04:05.123Z", datetime(2030, 1, 2, 3, 4, 5, 123000, tzinfo=UTC)),
+    ("2030-01-02T03:04:05.1234567Z", datetime(2030, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
+    ("2030-01-02T03:04:05Z", datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    # No zone is UTC, as SAML requires.
+    ("2030-01-02T03:04:05", datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    # Zones, hours and minutes both read, east and west (mutations: the sign's values, the
+    # hour or minute slices moved, the minutes dropped).
+    ("2030-01-02T13:34:05+10:30", datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    ("2030-01-01T16:34:05-10:30", datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    ("  2030-01-02T03:04:05Z ", datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)),
+])
+def test_an_instant_is_read_exactly(value, expected):
+    assert parse_instant(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    "2030-01-02 03:04:05Z",
+    "2030-13-01T00:00:00Z",
+    "2030-01-02T03:04:05+1030",
+    "9999-12-31T23:59:59-14:00",  # past the calendar's end once in UTC
+    "0001-01-01T00:00:00+01:00",  # before its start
+    "",
+])
+def test_anything_else_is_not_an_instant(value):
+    with pytest.raises(ValueError):
+        parse_instant(value)
+
+
+def test_an_instant_written_is_read_back():
+    moment = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert parse_instant(format_instant(moment)) == moment

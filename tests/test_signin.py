@@ -322,3 +322,91 @@ def test_a_sign_in_without_a_session_index_keeps_none_for_logout(client, entra, 
     other = type(client)()
     assert sign_in(other, entra, ada).status_code == 302
     assert other.session[SESSION_KEY]["session_index"]  # the control: Entra's index is kept
+
+
+@pytest.mark.django_db
+def test_the_name_id_format_is_kept_for_the_logout_request(client, entra, ada, stored_metadata):
+    # Entra matches a LogoutRequest's NameID by value and Format, so the Format of the
+    # sign-in's NameID is what the session keeps; none sent is none kept. Mutations: the
+    # attribute name or the "" default of NameID@Format changed, or None passed instead.
+    from lxml import etree
+
+    from thoropass_sso.slo import SESSION_KEY
+
+    saml = "urn:oasis:names:tc:SAML:2.0:assertion"
+    assert sign_in(client, entra, ada).status_code == 302
+    format_sent = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+    assert client.session[SESSION_KEY]["name_id_format"] == format_sent
+
+    def without_format(root: etree._Element) -> None:
+        del root.find(f".//{{{saml}}}Subject/{{{saml}}}NameID").attrib["Format"]
+
+    other = type(client)()
+    assert sign_in(other, entra, ada, mutate=without_format).status_code == 302
+    assert other.session[SESSION_KEY]["name_id_format"] == ""
+
+
+@pytest.mark.django_db
+def test_the_claims_a_receiver_gets_are_what_entra_sent(client, entra, stored_metadata):
+    # user_signed_in's ``claims`` is what adapters and receivers decide from: every claim
+    # read, each from its own attribute. Mutations: a field of EntraClaims.from_attributes
+    # dropped, set to None, or read from another attribute; its defaults changed.
+    from thoropass_sso.entra import CLAIM_WIDS
+    from thoropass_sso.signals import user_signed_in
+
+    wids = ["62e90394-69f5-4237-9190-012177145e10"]
+    user = EntraUser(upn="claims@contoso.example", display_name="Claims Person",
+                     extra_claims={CLAIM_WIDS: wids})
+    received = []
+
+    def receiver(sender, claims, **kwargs):
+        received.append(claims)
+
+    user_signed_in.connect(receiver)
+    try:
+        assert sign_in(client, entra, user).status_code == 302
+    finally:
+        user_signed_in.disconnect(receiver)
+    (claims,) = received
+    assert claims.upn == user.upn
+    assert claims.display_name == "Claims Person"
+    assert claims.auth_methods == (
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password",)
+    assert tuple(claims.directory_roles) == tuple(wids)
+    assert tuple(claims.attributes[CLAIM_WIDS]) == tuple(wids)
+    assert claims.name_id_format == "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+    assert claims.session_index
+
+
+@pytest.mark.django_db
+def test_the_upn_is_the_name_claim_and_only_without_one_the_name_id(client, entra, stored_metadata):
+    # Mutations: ``or`` -> ``and`` (the NameID would win over the name claim), the name
+    # claim read from another attribute.
+    from lxml import etree
+
+    from thoropass_sso.entra import CLAIM_NAME
+    from thoropass_sso.signals import user_signed_in
+
+    saml = "urn:oasis:names:tc:SAML:2.0:assertion"
+
+    def name_id_of_its_own(root: etree._Element) -> None:
+        root.find(f".//{{{saml}}}Subject/{{{saml}}}NameID").text = "other.nameid@contoso.example"
+
+    def and_no_name_claim(root: etree._Element) -> None:
+        name_id_of_its_own(root)
+        attribute = root.find(f".//{{{saml}}}Attribute[@Name='{CLAIM_NAME}']")
+        attribute.getparent().remove(attribute)
+
+    received = []
+
+    def receiver(sender, claims, **kwargs):
+        received.append(claims.upn)
+
+    user = EntraUser(upn="named@contoso.example")
+    user_signed_in.connect(receiver)
+    try:
+        for mutate in (name_id_of_its_own, and_no_name_claim):
+            assert sign_in(type(client)(), entra, user, mutate=mutate).status_code == 302
+    finally:
+        user_signed_in.disconnect(receiver)
+    assert received == ["named@contoso.example", "other.nameid@contoso.example"]
