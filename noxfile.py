@@ -87,6 +87,13 @@ def install(session: nox.Session, *requirements: str) -> None:
     stamp.write_text(digest)
 
 
+def selects_tests(posargs: list[str]) -> bool:
+    """Whether pytest arguments pick some tests (``-k replay``, a path), not only say how
+    to report (``-q``, as .ci/run passes): a partial run skips the mutation sample."""
+    selecting = {"-k", "-m", "--lf", "--last-failed", "--deselect", "-x", "--exitfirst"}
+    return any(arg in selecting or not arg.startswith("-") for arg in posargs)
+
+
 def suite(session: nox.Session, django: str, *, postgres: bool, browser: bool,
           mutation_sample: bool = False) -> None:
     """``django``: a requirement, e.g. "Django>=5.2,<5.3"."""
@@ -105,7 +112,7 @@ def suite(session: nox.Session, django: str, *, postgres: bool, browser: bool,
         session.run("python", "-m", "tests.servers", "--postgres", "--redis", "--", *pytest, env=env)
     else:
         session.run(*pytest, env=env)
-    if mutation_sample and not session.posargs:
+    if mutation_sample and not selects_tests(session.posargs):
         # CI's fixed sample of mutants (docs/mutation-testing.md), in this session's venv:
         # a surviving mutant no one has explained fails the run.
         session.run("python", "-m", "tests.mutation", "--sample", env=env)

@@ -340,3 +340,24 @@ def test_assertions_inside_the_decrypted_assertion_are_counted_together(encrypti
     xml = encrypting.unsolicited(**enc(key_files, mutate=nested))
     encrypting.expect_rejected(Reason.ASSERTION_COUNT, lambda: encrypting.post(Client(), xml))
     encrypting.expect_signed_in(encrypting.post(Client(), encrypting.unsolicited(**enc(key_files))))
+
+
+def test_receivers_are_told_whether_the_assertion_came_encrypted(encrypting: Hostile, key_files):
+    """``sign_in.assertion.encrypted`` (user_signed_in, the adapter) says how it arrived.
+
+    Mutation: ``replace(verified, encrypted=...)`` in ResponseVerifier.verify given None or
+    dropped -> False for an encrypted one."""
+    from thoropass_sso.signals import user_signed_in
+
+    seen = []
+
+    def receiver(sender, sign_in, **kwargs):
+        seen.append(sign_in.assertion.encrypted)
+
+    user_signed_in.connect(receiver)
+    try:
+        for options in (enc(key_files), enc(key_files, sign_response=True), {}):
+            encrypting.expect_signed_in(encrypting.post(Client(), encrypting.unsolicited(**options)))
+    finally:
+        user_signed_in.disconnect(receiver)
+    assert seen == [True, True, False]

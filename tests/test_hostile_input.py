@@ -247,3 +247,55 @@ def test_attacker_text_cannot_forge_a_log_line(hostile: Hostile):
     messages = [r.getMessage() for r in hostile.caplog.records]
     assert not any("\n" in m for m in messages)
     assert not any("user_id=1" in m for m in messages if "rejected" in m)
+
+
+# -- decode_post_binding alone: its bounds, exactly -----------------------------------------
+# Each case names the mutation of saml/response.py's decode_post_binding it fails.
+
+def _refused_as(value: str, max_bytes: int) -> str:
+    from thoropass_sso.exceptions import SignInRejected
+    from thoropass_sso.saml.response import decode_post_binding
+
+    try:
+        decode_post_binding(value, max_bytes)
+    except SignInRejected as refused:
+        return refused.reason.code
+    return ""
+
+
+def test_a_response_of_exactly_the_byte_limit_is_read_and_one_more_is_not() -> None:
+    # Mutation: ``len(data) > max_bytes`` -> ``>=``.
+    for max_bytes in (30, 31, 32):
+        exact = base64.b64encode(b"<" + b"a" * (max_bytes - 1)).decode()
+        over = base64.b64encode(b"<" + b"a" * max_bytes).decode()
+        assert _refused_as(exact, max_bytes) == ""
+        assert _refused_as(over, max_bytes) == Reason.RESPONSE_TOO_LARGE.code
+
+
+def test_the_length_bound_before_decoding_is_exact() -> None:
+    # Line breaks are allowed in the base64 (and count towards the bound): a value at the
+    # bound is read, one character longer is refused before decoding. Mutations: the
+    # bound's ``>``, ``+ 4`` or ``- 4`` changed.
+    max_bytes = 30
+    bound = max_bytes * 4 // 3 + 4
+    encoded = base64.b64encode(b"<" + b"a" * (max_bytes - 1)).decode()
+    at_bound = encoded[:20] + "\r\n" * ((bound - len(encoded)) // 2) + encoded[20:]
+    assert len(at_bound) == bound
+    assert _refused_as(at_bound, max_bytes) == ""
+    assert _refused_as(at_bound + "\n", max_bytes) == Reason.RESPONSE_TOO_LARGE.code
+
+
+def test_base64_is_read_strictly_and_whitespace_is_not_part_of_it() -> None:
+    # Mutations: validate=False (characters outside base64 silently dropped), the pieces
+    # between line breaks joined with something else.
+    encoded = base64.b64encode(b"<samlp:Response/>").decode()
+    assert _refused_as(encoded[:8] + "\n " + encoded[8:], 100) == ""
+    assert _refused_as(encoded[:8] + "!" + encoded[8:], 100) == Reason.MALFORMED.code
+    assert _refused_as(encoded[:8] + "*" + encoded[8:], 100) == Reason.MALFORMED.code
+
+
+def test_xml_may_start_after_whitespace_and_nothing_else() -> None:
+    # Mutation: lstrip() -> rstrip() (a document that starts with a line break refused).
+    assert _refused_as(base64.b64encode(b"\n  <samlp:Response/>").decode(), 100) == ""
+    assert _refused_as(base64.b64encode(b"x<samlp:Response/>").decode(), 100) == (
+        Reason.MALFORMED.code)

@@ -421,3 +421,19 @@ def test_hmac_keyed_with_the_public_certificate(
         return serialize(root)
 
     hostile.attack(Reason.WEAK_ALGORITHM, forge=forge)
+
+
+@pytest.mark.parametrize("signed", ["response", "assertion"])
+def test_two_signatures_on_one_element_are_refused(hostile: Hostile, signed: str) -> None:
+    """Two copies of the same valid signature on one element: one signature is the shape
+    Entra sends, and anything else is refused before any is verified.
+
+    Mutation: ``> 1`` -> ``> 2`` for either element in _verify_signatures -> both verify and
+    the response signs in."""
+    def second_copy(root: etree._Element) -> None:
+        element = root if signed == "response" else assertion_of(root)
+        signature = signature_of(element)
+        signature.addnext(copy.deepcopy(signature))
+
+    hostile.attack(Reason.SIGNATURE_REFERENCE, tamper=second_copy,
+                   sign_assertion=signed == "assertion", sign_response=signed == "response")

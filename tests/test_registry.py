@@ -16,7 +16,7 @@ import pytest
 from thoropass_sso import clock, entra
 from thoropass_sso.conf import get_settings
 from thoropass_sso.exceptions import ConnectionNotFound, MetadataNotStored, SignInRejected
-from thoropass_sso.models import Connection
+from thoropass_sso.models import Connection, new_revision
 from thoropass_sso.reasons import Reason
 from thoropass_sso.registry import ConnectionRegistry, SignOnChoice
 from thoropass_sso.saml.response import ResponseVerifier
@@ -117,7 +117,7 @@ def test_a_connection_is_rechecked_once_the_reload_interval_has_passed(two_tenan
     with clock.use(monotonic=ticking):
         before = fresh.for_name("fabrikam")
         Connection.objects.filter(name="fabrikam").update(
-            status=Connection.Status.DISABLED, revision="changed-elsewhere")
+            status=Connection.Status.DISABLED, revision=new_revision())
         ticking.value += interval - 0.5
         assert fresh.for_name("fabrikam") is before
         ticking.value += 0.5
