@@ -186,3 +186,22 @@ def test_a_site_whose_connections_have_no_metadata_is_not_ready(sso_settings, db
                               tenant_id=STRANGER_TENANT)
     with pytest.raises(MetadataNotStored):
         ConnectionRegistry().for_issuer(entra.issuer_for(STRANGER_TENANT))
+
+
+def test_the_cache_holds_at_most_its_size_and_drops_the_least_recently_used(
+        two_tenants: Tenants, settings, tmp_path):
+    # Mutations: ``>`` -> ``>=`` in the eviction loop (one fewer held); the recency update
+    # inverted (the connection just used is the one dropped).
+    from thoropass_sso.testing import EntraStandIn
+
+    assert two_tenants.add("third", EntraStandIn(tmp_path)).exit_code == 0
+    settings.THOROPASS_SSO = {**settings.THOROPASS_SSO, "CONNECTION_CACHE_SIZE": 2}
+    fresh = ConnectionRegistry()
+    default = fresh.for_name("default")
+    fabrikam = fresh.for_name("fabrikam")
+    assert fresh.cached_count == 2
+    assert fresh.for_name("default") is default  # now the most recently used
+    fresh.for_name("third")  # makes room by dropping the least recently used: fabrikam
+    assert fresh.cached_count == 2
+    assert fresh.for_name("default") is default
+    assert fresh.for_name("fabrikam") is not fabrikam  # rebuilt: it had been dropped
